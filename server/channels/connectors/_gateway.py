@@ -22,6 +22,7 @@ from faker import Faker
 from litestar import Request, Response, Router, get, post, route
 from litestar.enums import HttpMethod, MediaType
 from litestar.exceptions import ClientException, HTTPException, NotFoundException
+from litestar.params import FromPath, JSONBody
 
 from server.channels.connectors.base import (
     ConnectionCheck,
@@ -591,7 +592,7 @@ class GatewaySandbox(PlatformSandbox):
             return await sandbox.serve(request)
 
         @post("/_sandbox/generate", status_code=200, sync_to_thread=False)
-        def generate(data: dict[str, Any] | None = None) -> dict:
+        def generate(data: JSONBody[dict[str, Any] | None] = None) -> dict:
             data = data or {}
             try:
                 orders = sandbox.generate(int(data.get("count", 1)), status=data.get("status"),
@@ -602,7 +603,7 @@ class GatewaySandbox(PlatformSandbox):
             return {"ids": [o.external_id for o in orders]}
 
         @post("/_sandbox/orders/{order_id:str}/{event:str}", status_code=200, sync_to_thread=False)
-        def advance(order_id: str, event: str) -> dict:
+        def advance(order_id: FromPath[str], event: FromPath[str]) -> dict:
             try:
                 order = sandbox.advance(order_id, event)
             except KeyError as exc:
