@@ -75,6 +75,7 @@ class AmazonConnector(Connector):
     # getOrders: LastUpdatedBefore must be no later than two minutes before the request.
     settle: ClassVar[timedelta] = timedelta(minutes=2)
     rates: ClassVar[dict[str, tuple[float, int]]] = ratelimit.DEFAULT_RATES
+    page_size: int = 100               # getOrders MaxResultsPerPage (1..100)
     max_attempts: int = 5
     retry_base: float = 0.5            # seconds, doubled per attempt for 5xx / network errors
     max_retry_wait: float = 120.0      # a 429 asking for longer than this is handed back to the job
@@ -168,7 +169,7 @@ class AmazonConnector(Connector):
         if not ids:
             raise ConnectorError("marketplace_ids is not configured", field="marketplace_ids")
         params: dict[str, Any] = {"MarketplaceIds": ids, "LastUpdatedAfter": iso(since),
-                                  "LastUpdatedBefore": iso(until), "MaxResultsPerPage": 100}
+                                  "LastUpdatedBefore": iso(until), "MaxResultsPerPage": self.page_size}
         seen: set[tuple[str, str]] = set()
         while True:
             payload = (await self.request("getOrders", "GET", "/orders/v0/orders", params=params)).json()
