@@ -72,6 +72,15 @@ async def list_keys(actor: Actor, *, first: int = 50, after: str | None = None,
                 cursor=lambda k: encode_cursor(k["id"]))
 
 
+async def current(actor: Actor) -> dict | None:
+    """The API key the actor authenticated with (a key may always see itself); None for users and jobs."""
+    if actor.api_key_id is None:
+        return None
+    row = await db.fetchrow("SELECT * FROM api_key WHERE id = $1 AND merchant_id = $2", actor.api_key_id,
+                            actor.merchant_id)
+    return public(dict(row)) if row else None
+
+
 async def actor_for_key(key: str) -> Actor | None:
     """Authenticate a bearer key. Constant-time hash comparison; revoked keys are refused."""
     parts = (key or "").split("_", 2)

@@ -49,6 +49,15 @@ async def find_merchant(ref: str | int) -> dict:
     return dict(row)
 
 
+async def current_merchant(actor: Actor) -> dict | None:
+    """The actor's own merchant (everyone may see the tenant they act for)."""
+    if actor.merchant_id is None:
+        return None
+    row = await db.fetchrow("SELECT id, slug, name, timezone, currency FROM merchant WHERE id = $1",
+                            actor.merchant_id)
+    return dict(row) if row else None
+
+
 # -- users --------------------------------------------------------------------------------------
 
 def _clean_email(email: str) -> str:
@@ -123,6 +132,15 @@ async def get_user(actor: Actor, user_id: int) -> dict:
     if row is None:
         raise NotFound("user not found", field="id")
     return public(dict(row))
+
+
+async def current_user(actor: Actor) -> dict | None:
+    """The acting staff user's own record (seeing oneself needs no permission); None for keys and jobs."""
+    if actor.user_id is None:
+        return None
+    row = await db.fetchrow("SELECT * FROM app_user WHERE id = $1 AND merchant_id = $2", actor.user_id,
+                            actor.merchant_id)
+    return public(dict(row)) if row else None
 
 
 async def list_users(actor: Actor, *, first: int = 50, after: str | None = None, search: str = "",
