@@ -23,7 +23,7 @@ from server.settings import get_settings
 log = logging.getLogger("oms.worker")
 
 # area modules whose import registers outbox jobs and contributes cron jobs
-AREA_MODULES: list[str] = []
+AREA_MODULES = ["jobs.channels"]
 
 
 def _load_areas() -> list:

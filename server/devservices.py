@@ -71,7 +71,7 @@ def _socket_dir(data_dir: Path, name: str) -> Path:
     wanted = data_dir / "run"
     if len(str(wanted / f".s.PGSQL.5432.{name}")) < 90:
         return wanted
-    digest = hashlib.sha1(str(data_dir).encode()).hexdigest()[:10]
+    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:10]
     return Path("/tmp") / f"oms-{digest}"  # noqa: S108 - a private 0700 folder, short enough for sockets
 
 

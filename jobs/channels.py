@@ -1,0 +1,25 @@
+"""Channel jobs: scheduled and on-demand pulls, webhook processing. Thin calls into services."""
+from __future__ import annotations
+
+from arq import cron
+
+from jobs.registry import outbox_job
+from server.channels import inbox
+from server.channels import service as channels
+
+
+@outbox_job("channels.sync", transactional=False)  # long HTTP work; run_sync is idempotent and leased
+async def sync_channel(payload: dict) -> dict:
+    return await channels.run_sync(payload["channel_id"], trigger=payload.get("trigger", "manual"))
+
+
+@outbox_job("channels.webhook")
+async def process_webhook(payload: dict) -> dict:
+    return await inbox.process(payload["inbox_id"])
+
+
+async def queue_due_syncs(ctx: dict) -> int:
+    return await channels.queue_due_syncs()
+
+
+CRON = [cron(queue_due_syncs, second={0}, run_at_startup=True)]
