@@ -24,6 +24,7 @@ from typing import Any
 
 from litestar import Request, Response, Router, route
 from litestar.enums import HttpMethod
+from litestar.params import FromPath
 
 from server.channels.sandbox.base import DEMO_SKUS, UNLISTED_SKU, PlatformSandbox, SandboxOrder
 from server.core.clock import parse_iso, utc
@@ -495,22 +496,22 @@ class AmazonSandbox(PlatformSandbox):
             return await sb.handle(request, "getOrders")
 
         @route("/orders/v0/orders/{order_id:str}", http_method=[HttpMethod.GET], name="amazon_get_order")
-        async def get_order(request: Request, order_id: str) -> Response:
+        async def get_order(request: Request, order_id: FromPath[str]) -> Response:
             return await sb.handle(request, "getOrder", order_id=order_id)
 
         @route("/orders/v0/orders/{order_id:str}/orderItems", http_method=[HttpMethod.GET],
                name="amazon_get_order_items")
-        async def get_items(request: Request, order_id: str) -> Response:
+        async def get_items(request: Request, order_id: FromPath[str]) -> Response:
             return await sb.handle(request, "getOrderItems", order_id=order_id)
 
         @route("/orders/v0/orders/{order_id:str}/shipmentConfirmation", http_method=[HttpMethod.POST],
                name="amazon_confirm_shipment")
-        async def confirm(request: Request, order_id: str) -> Response:
+        async def confirm(request: Request, order_id: FromPath[str]) -> Response:
             return await sb.handle(request, "confirmShipment", order_id=order_id)
 
         @route("/listings/2021-08-01/items/{seller_id:str}/{sku:str}", http_method=[HttpMethod.PATCH],
                name="amazon_patch_listing")
-        async def patch_listing(request: Request, seller_id: str, sku: str) -> Response:
+        async def patch_listing(request: Request, seller_id: FromPath[str], sku: FromPath[str]) -> Response:
             return await sb.handle(request, "patchListingsItem", seller_id=seller_id, sku=sku)
 
         @route("/sellers/v1/marketplaceParticipations", http_method=[HttpMethod.GET], name="amazon_participations")
@@ -536,7 +537,7 @@ def _control_routes(sandbox: AmazonSandbox) -> list:
 
     @route("/_sandbox/orders/{order_id:str}/{event:str}", http_method=[HttpMethod.POST],
            name="amazon_sandbox_event")
-    async def event(order_id: str, event: str) -> Response:
+    async def event(order_id: FromPath[str], event: FromPath[str]) -> Response:
         try:
             order = sandbox.advance(order_id, event)
         except KeyError:

@@ -18,6 +18,7 @@ from typing import Any
 
 from litestar import Request, Response, Router, route
 from litestar.enums import HttpMethod
+from litestar.params import FromPath
 
 from server.channels.sandbox.base import DEMO_SKUS, UNLISTED_SKU, DemoSku, PlatformSandbox, SandboxOrder
 from server.core.clock import BEIJING, from_unix, to_unix
@@ -447,7 +448,7 @@ def _control_routes(sandbox: DouyinSandbox) -> list:
 
     @route("/_sandbox/orders/{order_id:str}/{event:str}", http_method=[HttpMethod.POST],
            name="douyin_sandbox_event")
-    async def event(order_id: str, event: str) -> Response:
+    async def event(order_id: FromPath[str], event: FromPath[str]) -> Response:
         try:
             order = sandbox.advance(order_id, event)
         except KeyError:
