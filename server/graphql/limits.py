@@ -1,11 +1,11 @@
 """What one partner may ask of the API: document limits (validation rules) and a rate limit.
 
 Document limits, all checked before anything executes:
-- depth: strawberry's QueryDepthLimiter with `settings.graphql_max_depth`. It skips introspection
+- depth: strawberry's QueryDepthLimiter with `settings.graphql_max_depth`. It ignores introspection
   fields, so `IntrospectionDepthLimit` applies the same bound inside `__schema`/`__type`, not counting
   the `ofType` chain (a linear unwrapping of `[Type!]!`, which the standard introspection query nests
-  seven to nine deep; longer chains than MAX_OF_TYPE_CHAIN are refused). graphql-core's own MaxIntrospectionDepthRule additionally refuses
-  `fields { type { fields ...` cycles.
+  seven to nine deep; chains longer than MAX_OF_TYPE_CHAIN are refused). graphql-core's own
+  MaxIntrospectionDepthRule additionally refuses `fields { type { fields ...` cycles.
 - aliases: strawberry's MaxAliasesLimiter with `settings.graphql_max_aliases`.
 - tokens: strawberry's MaxTokensLimiter (`MAX_TOKENS`), which stops the parser itself.
 - root fields: `RootFieldLimit` (`MAX_ROOT_FIELDS` per operation, fragments included).
