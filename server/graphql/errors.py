@@ -83,9 +83,11 @@ def payload(payload_cls: type[Any]) -> Callable[[Callable[P, Awaitable[R]]], Cal
 
 
 def is_unexpected(error: GraphQLError) -> bool:
-    """A resolver raised something that is neither a DomainError nor a deliberate GraphQLError."""
+    """A resolver raised something that is neither a DomainError nor a deliberate GraphQLError.
+    (Errors without a path come from parsing, validation or variable coercion: answers, not bugs.)"""
     original = error.original_error
-    return original is not None and not isinstance(original, DomainError | GraphQLError)
+    return (original is not None and error.path is not None
+            and not isinstance(original, DomainError | GraphQLError))
 
 
 def _format(error: GraphQLError) -> GraphQLError:

@@ -187,3 +187,33 @@ async def test_graphiql_refused_in_production(client, monkeypatch):
     monkeypatch.setattr(endpoint, "get_settings", lambda: prod)
     r = await client.get("/graphql", headers={"Accept": "text/html"})
     assert r.status_code == 405 and "graphiql" not in r.text.lower()
+
+
+async def test_unexpected_errors_are_masked_and_logged(client, merchant, api_key, monkeypatch, caplog):
+    _, key = await api_key(merchant)
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("connection string postgres://secret@db")
+
+    monkeypatch.setattr(auth_service, "list_users", broken)
+    monkeypatch.setattr(auth_service, "create_user", broken)
+    with caplog.at_level("ERROR", logger="oms.graphql"):
+        r = await gql(client, "{ users { totalCount } viewer { role } }", key)
+        m = await gql(client, 'mutation { userCreate(input: {email: "a@example.com", role: "finance"}) { errors { code } } }',
+                      key)
+    body = r.json()
+    assert r.status_code == 200 and body["data"] == {"users": None, "viewer": {"role": "admin"}}
+    error = body["errors"][0]
+    assert error["extensions"] == {"code": "internal_error"} and error["path"] == ["users"]
+    assert "secret" not in r.text and r.headers["x-request-id"] in error["message"]
+    assert m.json()["errors"][0]["extensions"]["code"] == "internal_error" and "secret" not in m.text
+    logged = [rec for rec in caplog.records if rec.name == "oms.graphql" and rec.exc_info]
+    assert len(logged) == 2 and "secret" in str(logged[0].exc_info[1])
+
+
+async def test_variable_errors_are_answers_not_bugs(client, merchant, api_key):
+    _, key = await api_key(merchant)
+    r = await gql(client, "query($f: DateTime) { auditEntries(filter: {from: $f}) { totalCount } }", key,
+                  variables={"f": "yesterday"})
+    error = r.json()["errors"][0]
+    assert error["extensions"]["code"] == "invalid_query" and "DateTime" in error["message"]
