@@ -26,7 +26,7 @@ from litestar import Request, Response, Router, route
 from litestar.enums import HttpMethod
 from litestar.params import FromPath
 
-from server.channels.sandbox.base import DEMO_SKUS, UNLISTED_SKU, PlatformSandbox, SandboxOrder
+from server.channels.sandbox.base import DEMO_SKUS, UNLISTED_SKU, DemoSku, PlatformSandbox, SandboxOrder
 from server.core.clock import parse_iso, utc
 
 # id -> (country, currency, name, domain, language, order id prefix, exchange rate from USD)
@@ -79,6 +79,13 @@ def _invalid(message: str) -> Rejected:
     return Rejected(400, "InvalidInput", message)
 
 
+def _sku(code: str) -> DemoSku:
+    for sku in (*DEMO_SKUS, UNLISTED_SKU):
+        if sku.code == code:
+            return sku
+    raise ValueError(f"unknown SKU code {code!r}")
+
+
 def _csv(value: str | None) -> list[str]:
     return [v for v in (value or "").split(",") if v]
 
@@ -125,11 +132,10 @@ class AmazonSandbox(PlatformSandbox):
         rng = self.rng
         _, currency, *_, fx = MARKETPLACES[marketplace]
         places = Decimal(1) if currency == "JPY" else Decimal("0.01")
-        skus = ([next(s for s in (*DEMO_SKUS, UNLISTED_SKU) if s.code == c) for c in codes] if codes
-                else rng.sample(DEMO_SKUS, rng.randint(1, 3)))
-        lines: list[tuple[Any, int, bool]] = [(s, rng.randint(1, 3), False) for s in skus]
+        skus = [_sku(c) for c in codes] if codes else rng.sample(DEMO_SKUS, rng.randint(1, 3))
+        lines: list[tuple[DemoSku, int, bool]] = [(s, rng.randint(1, 3), False) for s in skus]
         if not codes and rng.random() < 0.10:    # zero-priced promotional gift
-            lines.append((next(s for s in DEMO_SKUS if s.code == "FLT-SS-02"), 1, True))
+            lines.append((_sku("FLT-SS-02"), 1, True))
         if not codes and rng.random() < 0.08:    # an item the merchant never listed in OMS
             lines.append((UNLISTED_SKU, 1, False))
         items = []
@@ -484,43 +490,27 @@ class AmazonSandbox(PlatformSandbox):
         return Response(content={"access_token": token, "refresh_token": c["refresh_token"],
                                  "token_type": "bearer", "expires_in": self.token_ttl}, status_code=200)
 
-    def router(self) -> Router:
-        sb = self
+    ROUTES = (
+        (HttpMethod.GET, "/orders/v0/orders", "getOrders"),
+        (HttpMethod.GET, "/orders/v0/orders/{order_id:str}", "getOrder"),
+        (HttpMethod.GET, "/orders/v0/orders/{order_id:str}/orderItems", "getOrderItems"),
+        (HttpMethod.POST, "/orders/v0/orders/{order_id:str}/shipmentConfirmation", "confirmShipment"),
+        (HttpMethod.PATCH, "/listings/2021-08-01/items/{seller_id:str}/{sku:str}", "patchListingsItem"),
+        (HttpMethod.GET, "/sellers/v1/marketplaceParticipations", "getMarketplaceParticipations"),
+    )
 
+    def _route(self, method: HttpMethod, path: str, operation: str) -> Any:
+        async def api(request: Request) -> Response:
+            return await self.handle(request, operation, **request.path_params)
+        return route(path, http_method=[method], name=f"amazon_{operation}")(api)
+
+    def router(self) -> Router:
         @route("/auth/o2/token", http_method=[HttpMethod.POST], name="amazon_lwa")
         async def token(request: Request) -> Response:
-            return await sb.lwa(request)
+            return await self.lwa(request)
 
-        @route("/orders/v0/orders", http_method=[HttpMethod.GET], name="amazon_get_orders")
-        async def get_orders(request: Request) -> Response:
-            return await sb.handle(request, "getOrders")
-
-        @route("/orders/v0/orders/{order_id:str}", http_method=[HttpMethod.GET], name="amazon_get_order")
-        async def get_order(request: Request, order_id: FromPath[str]) -> Response:
-            return await sb.handle(request, "getOrder", order_id=order_id)
-
-        @route("/orders/v0/orders/{order_id:str}/orderItems", http_method=[HttpMethod.GET],
-               name="amazon_get_order_items")
-        async def get_items(request: Request, order_id: FromPath[str]) -> Response:
-            return await sb.handle(request, "getOrderItems", order_id=order_id)
-
-        @route("/orders/v0/orders/{order_id:str}/shipmentConfirmation", http_method=[HttpMethod.POST],
-               name="amazon_confirm_shipment")
-        async def confirm(request: Request, order_id: FromPath[str]) -> Response:
-            return await sb.handle(request, "confirmShipment", order_id=order_id)
-
-        @route("/listings/2021-08-01/items/{seller_id:str}/{sku:str}", http_method=[HttpMethod.PATCH],
-               name="amazon_patch_listing")
-        async def patch_listing(request: Request, seller_id: FromPath[str], sku: FromPath[str]) -> Response:
-            return await sb.handle(request, "patchListingsItem", seller_id=seller_id, sku=sku)
-
-        @route("/sellers/v1/marketplaceParticipations", http_method=[HttpMethod.GET], name="amazon_participations")
-        async def participations(request: Request) -> Response:
-            return await sb.handle(request, "getMarketplaceParticipations")
-
-        handlers = [token, get_orders, get_order, get_items, confirm, patch_listing, participations]
-        return Router(path="/sandbox/amazon", route_handlers=[*handlers, *_control_routes(self)],
-                      include_in_schema=False)
+        handlers = [token, *(self._route(*r) for r in self.ROUTES), *_control_routes(self)]
+        return Router(path="/sandbox/amazon", route_handlers=handlers, include_in_schema=False)
 
 
 def _control_routes(sandbox: AmazonSandbox) -> list:
@@ -531,8 +521,8 @@ def _control_routes(sandbox: AmazonSandbox) -> list:
         body = await request.json() if (await request.body()) else {}
         try:
             orders = sandbox.generate(int(body.get("count", 1)), status=body.get("status"), skus=body.get("skus"))
-        except (ValueError, StopIteration) as exc:
-            return Response(content={"error": str(exc) or "unknown SKU"}, status_code=400)
+        except ValueError as exc:
+            return Response(content={"error": str(exc)}, status_code=400)
         return Response(content={"ids": [o.external_id for o in orders]}, status_code=201)
 
     @route("/_sandbox/orders/{order_id:str}/{event:str}", http_method=[HttpMethod.POST],

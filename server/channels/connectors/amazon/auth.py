@@ -82,6 +82,8 @@ async def _request(http: httpx.AsyncClient, lwa_url: str, client_id: str, client
     try:
         body = resp.json()
     except ValueError:
+        body = None
+    if not isinstance(body, dict):
         body = {}
     if resp.status_code != 200 or not body.get("access_token"):
         error = str(body.get("error") or f"HTTP {resp.status_code}")

@@ -162,8 +162,8 @@ class AmazonConnector(Connector):
         return self._fetch(since, until)
 
     async def _fetch(self, since: datetime, until: datetime) -> AsyncIterator[list[FetchedOrder]]:
-        until = min(clock.utc(until), self.safe_until(clock.now()))   # never ask for the unsettled tail
-        if since >= until:
+        since, until = clock.utc(since), min(clock.utc(until), self.safe_until(clock.now()))
+        if since >= until:   # never ask for the unsettled last two minutes
             return
         ids = ",".join(self.marketplace_ids)
         if not ids:
