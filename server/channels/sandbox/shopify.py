@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from litestar import Request, Response, Router, route
 from litestar.enums import HttpMethod
+from litestar.params import FromPath
 
 from server.channels.connectors._hmac import sign_base64
 from server.channels.sandbox.base import DEMO_SKUS, UNLISTED_SKU, PlatformSandbox, SandboxOrder
@@ -608,7 +609,7 @@ class ShopifySandbox(PlatformSandbox):
     def _route(self, method: str, path: str, fn: Callable[..., tuple[int, Any, dict]]) -> Any:
         params = re.findall(r"{(\w+):str}", path)[1:]       # path parameters after {version}
 
-        async def endpoint(request: Request, version: str) -> Response:
+        async def endpoint(request: Request, version: FromPath[str]) -> Response:
             return await self.handle(request, version, fn, *(request.path_params[p] for p in params))
         name = f"shopify_{method.lower()}_{fn.__name__.strip('_')}"
         return route(path, http_method=[HttpMethod(method)], name=name, status_code=200)(endpoint)

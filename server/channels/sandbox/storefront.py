@@ -17,6 +17,7 @@ import httpx
 from faker import Faker
 from litestar import Request, Response, route
 from litestar.enums import HttpMethod
+from litestar.params import FromPath
 
 from server.channels.sandbox.base import DEMO_SKUS, UNLISTED_SKU, DemoSku
 from server.core.money import exponent, from_minor, to_minor
@@ -204,7 +205,7 @@ def control_routes(sandbox: Any, platform: str) -> list:
 
     @route("/_sandbox/orders/{order_id:str}/{event:str}", http_method=[HttpMethod.POST],
            name=f"{platform}_sandbox_event")
-    async def event(order_id: str, event: str) -> Response:
+    async def event(order_id: FromPath[str], event: FromPath[str]) -> Response:
         try:
             order = sandbox.advance(order_id, event)
         except KeyError:
