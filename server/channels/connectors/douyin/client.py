@@ -100,8 +100,7 @@ class DouyinConnector(Connector):
                 return await self._once(url, query, pj, method)
             except ConnectorTransientError as exc:
                 last = exc
-        assert last is not None
-        raise last
+        raise last or ConnectorTransientError(f"douyin {method}: no attempt made")
 
     async def _once(self, url: str, query: dict[str, str], pj: str, method: str) -> Any:
         try:
