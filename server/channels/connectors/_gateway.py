@@ -320,12 +320,20 @@ class GatewayConnector(Connector):
                     if isinstance(exc, ConnectorAuthError):
                         raise
                     return FetchedOrder(external_id=external_id, raw=row, error=exc.message)
-            full_id, modified = self._row_key(payload) if payload is not row else (external_id, listed_modified)
-            if payload is not row and modified != listed_modified and not seen.fresh(full_id, modified):
-                return None  # this newer version was already yielded earlier in the pull
+            if payload is not row:
+                full_id, modified = self._row_key(payload)
+                if modified != listed_modified and not seen.fresh(full_id, modified):
+                    return None      # this newer version was already yielded earlier in the pull
             return mapped(external_id, payload, self._map)
 
-        results = await asyncio.gather(*(one(r) for r in rows))
+        tasks = [asyncio.ensure_future(one(r)) for r in rows]
+        try:
+            results = await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:           # one call failed the pull: stop the others' requests too
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         return [r for r in results if r is not None]
 
     async def push_inventory(self, updates: list[InventoryUpdate]) -> list[PushResult]:

@@ -241,3 +241,20 @@ async def test_control_endpoints(env):
     assert {o["id"] for o in listed} == set(made["ids"])
     stock = (await http.get(f"{root}/inventory")).json()
     assert stock["inventory"][sandbox.catalog_ids(DEMO_SKUS[0])[1]] == 100 and stock["log"] == []
+
+
+async def test_a_trade_whose_fullinfo_fails_is_kept_as_an_error_row(env):
+    sandbox = env[0]
+    broken, fine = (o.external_id for o in sandbox.generate(2, status="paid"))
+
+    def hook(sb, params):
+        if params.get("method") == "taobao.trade.fullinfo.get" and params.get("tid") == broken:
+            sb.fail_next.append((200, {"error_response": {"code": 15, "msg": "Remote service error",
+                                                          "sub_code": "isv.trade-not-exist", "sub_msg": "交易不存在"}}))
+
+    sandbox.on_request = hook
+    fetched = {f.external_id: f for f in
+               await pull(connector(env), clock.now() - timedelta(minutes=5), clock.now() + timedelta(minutes=1))}
+    assert fetched[fine].order is not None
+    assert fetched[broken].order is None and "isv.trade-not-exist" in fetched[broken].error
+    assert str(fetched[broken].raw["tid"]) == broken and "orders" not in fetched[broken].raw   # the listing row
