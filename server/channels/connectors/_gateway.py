@@ -406,7 +406,7 @@ STATUS_CHAINS: dict[str, tuple[str, ...]] = {
     "refunded": ("pay", "refund"), "partially_refunded": ("pay", "partial_refund"),
 }
 _DEFAULT_MIX = (("unpaid", 15), ("paid", 60), ("shipped", 15), ("completed", 10))
-GIFT_SKU = next(s for s in DEMO_SKUS if s.code == "FLT-SS-02")   # the strainer ships free with teapots
+GIFT_SKU = next(s for s in DEMO_SKUS if s.code == "FLT-SS-02")   # the zero-priced gift some orders carry
 
 
 @dataclass
@@ -518,17 +518,20 @@ class GatewaySandbox(PlatformSandbox):
 
     # -- life of an order ------------------------------------------------------------------------
     def generate(self, count: int = 1, **options: Any) -> list[SandboxOrder]:
+        """Options: status (a key of `status_chains`; default a mix, mostly paid), skus (codes),
+        lines (how many), gift (add a zero-priced gift line; default sometimes), masked (default:
+        as the platform shows PII), at (the orders' modified time; default the sandbox clock)."""
         status = options.get("status")
         if status is not None and status not in self.status_chains:
             raise ValueError(f"unknown status {status!r}; expected one of {', '.join(self.status_chains)}")
         at = utc(options.get("at") or self.now()).replace(microsecond=0)
         created_orders = []
         for _ in range(count):
-            target = status or self.rng.choices([m for m, _ in _DEFAULT_MIX], [w for _, w in _DEFAULT_MIX])[0]
-            lines = self.pick_lines(options.get("skus"), options.get("lines"), options.get("gift"))
-            chain = self.status_chains[target]
-            created = at - timedelta(minutes=self.rng.randint(1, 90)) if chain else at
-            with self.lock:
+            with self.lock:      # the rng and the store are shared with the ticker and the handlers
+                target = status or self.rng.choices([m for m, _ in _DEFAULT_MIX], [w for _, w in _DEFAULT_MIX])[0]
+                lines = self.pick_lines(options.get("skus"), options.get("lines"), options.get("gift"))
+                chain = self.status_chains[target]
+                created = at - timedelta(minutes=self.rng.randint(1, 90)) if chain else at
                 order = self.build(at, created, lines, self.receiver(), options.get("masked"))
                 for event in chain:
                     self.transition(order, event, at)

@@ -27,7 +27,7 @@ from server.core.clock import to_unix
 GATEWAY = "https://gw-api.pinduoduo.com/api/router"
 
 # 10016 client id wrong or offline, 10019 access_token expired, 20004 signature check failed;
-# 70031/70032 call frequency limits; 5xxxx platform system errors
+# 70031/70032 call frequency limits; 50000-59999 platform system errors
 _AUTH_CODES = {10016, 10019, 20004}
 _AUTH_WORDS = ("access_token", "client_id", "clientid", "签名", "授权")
 _TRANSIENT_CODES = {70031, 70032, 70033}
