@@ -21,6 +21,7 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from graphql import (
@@ -130,13 +131,14 @@ def root_field_rule(max_fields: int) -> type[ValidationRule]:
     return RootFieldLimit
 
 
-def document_limits() -> list[SchemaExtension]:
-    s = get_settings()
+def document_limits() -> list[Callable[[], SchemaExtension]]:
+    """Extension factories (strawberry builds fresh ones per request); settings are read per request."""
     return [
-        MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        QueryDepthLimiter(max_depth=s.graphql_max_depth),
-        MaxAliasesLimiter(max_alias_count=s.graphql_max_aliases),
-        AddValidationRules([introspection_depth_rule(s.graphql_max_depth), root_field_rule(MAX_ROOT_FIELDS)]),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: QueryDepthLimiter(max_depth=get_settings().graphql_max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=get_settings().graphql_max_aliases),
+        lambda: AddValidationRules([introspection_depth_rule(get_settings().graphql_max_depth),
+                                    root_field_rule(MAX_ROOT_FIELDS)]),
     ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Callable
 from types import ModuleType
 
 import strawberry
@@ -49,7 +50,7 @@ def _merge(name: str, modules: list[ModuleType]) -> type | None:
     return strawberry.type(type(name, tuple(reversed(parts)), {}))
 
 
-def build_schema(extensions: list[SchemaExtension] | None = None) -> OMSSchema:
+def build_schema(extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] | None = None) -> OMSSchema:
     modules = [importlib.import_module(name) for name in DOMAINS]
     query = _merge("Query", modules)
     if query is None:

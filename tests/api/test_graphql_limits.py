@@ -10,7 +10,6 @@ from graphql import get_introspection_query
 
 from server.core import clock
 from server.graphql import limits
-from server.graphql.schema import build_schema
 from server.settings import get_settings
 
 
@@ -46,27 +45,28 @@ async def test_too_deep_query_rejected(client, merchant, api_key):
     assert all(e["extensions"]["code"] == "invalid_query" for e in body["errors"])
 
 
-async def test_depth_limit_on_valid_queries(merchant, monkeypatch, users):
-    """With a lower limit, real queries of this schema are measured and refused before execution."""
+async def test_depth_limit_on_valid_queries(client, merchant, api_key, monkeypatch):
+    """With a lower limit (read per request), real queries of this schema are measured and refused
+    before execution; introspection is held to the same limit."""
     low = dataclasses.replace(get_settings(), graphql_max_depth=2)
     monkeypatch.setattr(limits, "get_settings", lambda: low)
-    schema = build_schema()
-    admin = await users.make("admin", merchant)
-    context = {"actor": admin["actor"]}
-    ok = await schema.execute("{ viewer { user { id } merchant { slug } } }", context_value=context)
-    assert ok.errors is None and ok.data["viewer"]["user"]["id"] == str(admin["id"])
-    refused = await schema.execute("query Listing { viewer { role } users { edges { node { id } } } }",
-                                   context_value=context)
-    assert refused.data is None
-    assert "'Listing' exceeds maximum operation depth of 2" in str(refused.errors[0])
-    introspect = await schema.execute("{ __schema { types { fields { name } } } }", context_value=context)
-    assert introspect.data is None
-    assert "introspection below `__schema` exceeds the maximum depth of 2" in str(introspect.errors[0])
-    typed = await schema.execute('{ __type(name: "User") { fields { name type { ofType { ofType { name } } } } } }',
-                                   context_value=context)
-    assert typed.data is None  # fields(2) > type(3): too deep even though ofType is free
-    free = await schema.execute('{ __type(name: "User") { name fields { name } } }', context_value=context)
-    assert free.errors is None and free.data["__type"]["name"] == "User"
+    record, key = await api_key(merchant)
+    ok = (await post(client, "{ viewer { apiKey { id } merchant { slug } } }", key)).json()
+    assert "errors" not in ok and ok["data"]["viewer"]["apiKey"]["id"] == str(record["id"])
+    refused = (await post(client, "query Listing { viewer { role } users { edges { node { id } } } }", key)).json()
+    assert refused["data"] is None
+    assert "'Listing' exceeds maximum operation depth of 2" in messages(refused)
+    introspect = (await post(client, "{ __schema { types { fields { name } } } }", key)).json()
+    assert introspect["data"] is None
+    assert "introspection below `__schema` exceeds the maximum depth of 2" in messages(introspect)
+    typed = (await post(client, '{ __type(name: "User") { fields { name type { ofType { ofType { name } } } } } }',
+                        key)).json()
+    assert typed["data"] is None  # fields(2) > type(3): too deep even though ofType is free
+    free = (await post(client, '{ __type(name: "User") { fields { name } ofType { ofType { ofType { name } } } } }',
+                       key)).json()
+    assert "errors" not in free and free["data"]["__type"]["ofType"] is None  # ofType adds no level
+    shallow = (await post(client, '{ __type(name: "User") { name fields { name } } }', key)).json()
+    assert "errors" not in shallow and shallow["data"]["__type"]["name"] == "User"
 
 
 async def test_too_many_aliases_rejected(client, merchant, api_key):
