@@ -18,8 +18,16 @@ async def process_webhook(payload: dict) -> dict:
     return await inbox.process(payload["inbox_id"])
 
 
+@outbox_job("channels.register_webhooks", transactional=False)
+async def register_webhooks(payload: dict) -> list[str]:
+    from server.core.actor import system  # noqa: PLC0415
+
+    return await channels.register_webhooks(system(payload["merchant_id"], "register-webhooks"), payload["channel_id"])
+
+
 async def queue_due_syncs(ctx: dict) -> int:
     return await channels.queue_due_syncs()
 
 
 CRON = [cron(queue_due_syncs, second={0}, run_at_startup=True)]
+

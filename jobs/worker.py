@@ -10,13 +10,14 @@ import logging
 import time
 from typing import Any
 
-from arq import cron, func
+from arq import Retry, cron, func
 from arq.worker import Worker
 
 from jobs import housekeeping
 from jobs.registry import JOBS, JobSpec
 from server.core import db, http, outbox
 from server.core import log as oms_log
+from server.core.errors import TransientError
 from server.core.queue import redis_settings
 from server.settings import get_settings
 
@@ -39,6 +40,11 @@ def _arq_function(spec: JobSpec):
         token = oms_log.job_id.set(ctx.get("job_id", ""))
         try:
             return await outbox.run(outbox_id, spec.handler, transactional=spec.transactional)
+        except TransientError as exc:
+            # arq retries only on Retry: back off exponentially (1 s, 2 s, 4 s, … at most 5 min)
+            tries = ctx.get("job_try", 1)
+            delay = getattr(exc, "retry_after", None) or min(2 ** (tries - 1), 300)
+            raise Retry(defer=delay) from exc
         finally:
             oms_log.job_id.reset(token)
 

@@ -66,13 +66,15 @@ def create_app() -> Litestar:
     from web.app import template_config, web_routes  # noqa: PLC0415
 
     handlers = [healthz, readyz, *graphql_routes(), *webhook_routes(), *web_routes()]
+    lifespans = [lifespan]
     if s.sandbox:
-        from server.channels.sandbox.app import sandbox_routes  # noqa: PLC0415
+        from server.channels.sandbox.app import sandbox_routes, ticker  # noqa: PLC0415
 
         handlers.extend(sandbox_routes())
+        lifespans.append(lambda app: ticker(s.sandbox_tick_seconds))
     return Litestar(
         route_handlers=handlers,
-        lifespan=[lifespan],
+        lifespan=lifespans,
         middleware=[DefineMiddleware(AuthMiddleware)],
         before_request=check_csrf,
         exception_handlers={DomainError: domain_error_handler, Exception: unexpected_error_handler},

@@ -152,7 +152,9 @@ def cmd_dev(args: argparse.Namespace) -> None:
 
     async def prepare() -> dict:
         await migrate.migrate()
-        return await demo.seed()
+        seeded = await demo.seed()
+        await demo.after_start(seeded["merchant_id"])
+        return seeded
 
     seeded = _run_db(prepare)
     env = dict(os.environ)

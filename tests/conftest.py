@@ -14,6 +14,10 @@ _OWN_DIR = ROOT / ".oms" / "test" / str(os.getpid())
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    import logging
+
+    for noisy in ("httpx", "httpcore", "faker"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     os.environ["OMS_ENV"] = "test"
     os.environ.setdefault("OMS_SANDBOX", "false")
     os.environ["OMS_LOGIN_MAX_FAILURES"] = os.environ.get("OMS_LOGIN_MAX_FAILURES", "5")

@@ -282,10 +282,10 @@ async def _finish_sync(row: dict, run_id: int, until, total: ingest.IngestResult
         raise_alert = failures >= ALERT_AFTER_FAILURES and row["alert_raised_at"] is None
         await db.execute(
             """UPDATE channel SET sync_started_at = NULL, last_sync_at = now(), last_sync_ok = false,
-                      last_sync_counts = $2::jsonb, last_error = $3, consecutive_failures = $4,
+                      last_sync_counts = $2::jsonb, last_error = $3::text, consecutive_failures = $4::int,
                       next_sync_at = now() + $5::interval,
-                      status = CASE WHEN $4 >= $6 AND status = 'active' THEN 'failing' ELSE status END,
-                      alert_raised_at = CASE WHEN $7 THEN now() ELSE alert_raised_at END
+                      status = CASE WHEN $4::int >= $6::int AND status = 'active' THEN 'failing' ELSE status END,
+                      alert_raised_at = CASE WHEN $7::bool THEN now() ELSE alert_raised_at END
                WHERE id = $1""",
             row["id"], db.dumps(counts), error[:2000], failures, backoff, ALERT_AFTER_FAILURES, raise_alert)
         if raise_alert:
@@ -293,3 +293,15 @@ async def _finish_sync(row: dict, run_id: int, until, total: ingest.IngestResult
             await audit.record(actor, "channel.alert", "channel", row["id"],
                                after={"failures": failures, "error": error[:500]})
     log.warning("channel sync failed", extra={"channel_id": row["id"], "failures": failures, "error": error[:300]})
+
+
+async def register_webhooks(actor: Actor, channel_id: int) -> list[str]:
+    """Subscribe the platform's order topics to this channel's webhook URL (platforms that push)."""
+    policy.authorize(actor, "channels.manage")
+    row = await _get(actor, channel_id)
+    connector = connector_for(row)
+    if Capability.WEBHOOKS not in connector.capabilities:
+        raise ValidationError(f"{row['platform']} does not push webhooks", code="unsupported", field="channel")
+    ids = await connector.register_webhooks(webhook_url(channel_id))
+    await audit.record(actor, "channel.webhooks_registered", "channel", channel_id, after={"subscriptions": ids})
+    return ids

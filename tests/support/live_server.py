@@ -16,10 +16,11 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def live_server(app, *, port: int | None = None) -> AsyncIterator[str]:
-    """Run `app` with uvicorn in this event loop; yield its base URL ('http://127.0.0.1:PORT')."""
+async def live_server(app, *, port: int | None = None, lifespan: str = "on") -> AsyncIterator[str]:
+    """Run `app` with uvicorn in this event loop; yield its base URL ('http://127.0.0.1:PORT').
+    Pass lifespan="off" for an app whose lifespan already runs (the session's OMS app)."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan)
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
