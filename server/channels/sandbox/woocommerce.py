@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -383,9 +384,12 @@ class WooCommerceSandbox(PlatformSandbox):
         total, pages = len(rows), math.ceil(len(rows) / per_page)
         chunk = rows[(page - 1) * per_page: page * per_page]
         base = str(request.url).split("?")[0]
-        others = "&".join(f"{k}={v}" for k, v in q.items() if k not in ("page", "consumer_key", "consumer_secret"))
-        links = [f'<{base}?{others}&page={page - 1}>; rel="prev"'] if 1 < page <= pages + 1 else []
-        links += [f'<{base}?{others}&page={page + 1}>; rel="next"'] if page < pages else []
+        others = {k: v for k, v in q.items() if k not in ("page", "consumer_key", "consumer_secret")}
+
+        def link(n: int, rel: str) -> str:
+            return f'<{base}?{urlencode({**others, "page": n})}>; rel="{rel}"'
+        links = [link(page - 1, "prev")] if 1 < page <= pages + 1 else []
+        links += [link(page + 1, "next")] if page < pages else []
         headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)} | ({"Link": ", ".join(links)} if links else {})
         return 200, copy.deepcopy([o.payload for o in chunk]), headers
 

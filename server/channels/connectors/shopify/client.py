@@ -205,7 +205,8 @@ class ShopifyConnector(Connector):
             page_info = next_page_info(resp.headers.get("Link"))
             if not page_info:
                 return
-            # With page_info only limit/fields may be sent; the cursor carries the filters.
+            # With page_info only limit/fields may be sent; the cursor carries the filters. Only the
+            # cursor is taken from the link, so the token never goes to a host we were not given.
             params = {"limit": self.page_size, "page_info": page_info}
 
     # -- webhooks --------------------------------------------------------------------------
@@ -229,6 +230,8 @@ class ShopifyConnector(Connector):
                     if "already been taken" not in exc.message:   # lost a race with a parallel call
                         raise
                     existing = await self._webhooks_for(address)
+            if topic not in existing:
+                raise ConnectorError(f"Shopify did not keep the {topic} webhook for {address}")
             ids.append(existing[topic])
         return ids
 
