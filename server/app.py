@@ -22,13 +22,18 @@ log = logging.getLogger("oms.app")
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
+    # Close the DB pool only if this lifespan opened it: a second app in the same process (the
+    # tests' live server next to the in-process app) shares the pool and must not close it under
+    # the first. The HTTP client and arq pool are recreated on next use, so closing them is safe.
+    owns_pool = db.DB.pool is None
     await db.start_pool()
     try:
         yield
     finally:
         await http.close()
         await queue.close()
-        await db.close_pool()
+        if owns_pool:
+            await db.close_pool()
 
 
 def wants_html(request: Request) -> bool:

@@ -1,0 +1,41 @@
+"""Helpers for the page tests: signed-in clients and htmx request headers."""
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from tests.support.fixtures import csrf_headers, login, new_client
+
+
+async def sign_in(client: httpx.AsyncClient, user: dict) -> httpx.AsyncClient:
+    response = await login(client, user["email"], user["password"])
+    assert response.status_code == 303, response.text
+    return client
+
+
+def hx(client: httpx.AsyncClient, **extra: str) -> dict:
+    """Headers htmx sends: HX-Request plus the CSRF header from <body hx-headers>."""
+    return {"HX-Request": "true", "HX-Current-URL": "http://testserver/", **csrf_headers(client), **extra}
+
+
+def form(client: httpx.AsyncClient, **fields: str) -> dict:
+    """A plain form post's fields, with the hidden _csrf input every form carries."""
+    return {"_csrf": client.cookies.get("oms_csrf", ""), **fields}
+
+
+def text_of(html: str) -> str:
+    """The visible text of a page, roughly (tags dropped, whitespace collapsed)."""
+    html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
+@pytest.fixture
+async def second_client(app, db):
+    """Another browser (its own cookies)."""
+    c = await new_client(app)
+    try:
+        yield c
+    finally:
+        await c.aclose()
