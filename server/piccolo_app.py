@@ -9,6 +9,11 @@ TABLE_MODULES = [
     "server.auth.tables",
     "server.audit.tables",
     "server.core.outbox_tables",
+    "server.core.counter_tables",
+    "server.catalog.tables",
+    "server.channels.tables",
+    "server.customers.tables",
+    "server.orders.tables",
 ]
 
 APP_CONFIG = AppConfig(
