@@ -58,6 +58,12 @@ def _clean_sku(data: dict[str, Any], *, partial: bool = False) -> dict:
     return out
 
 
+def validate_sku(data: dict[str, Any], *, partial: bool = False) -> dict:
+    """The SKU rules create_sku/update_sku apply, for batch callers (CSV import) that check many rows
+    before writing any: the cleaned fields, or ErrorList with every problem."""
+    return _clean_sku(data, partial=partial)
+
+
 async def create_sku(actor: Actor, data: dict[str, Any], *, product_id: int | None = None) -> dict:
     """Create a SKU (and its product, named after it, unless `product_id` is given)."""
     policy.authorize(actor, "catalog.manage")
@@ -127,6 +133,20 @@ async def resolve_sku(actor: Actor, ref: str | int) -> dict:
     if row is None:
         raise NotFound(f"no SKU {ref_s!r}", code="unknown_sku", field="sku")
     return dict(row)
+
+
+async def skus_by_ref(actor: Actor, refs: list[str], *, by_id: bool = True) -> dict[str, dict]:
+    """Batch `resolve_sku`: {ref: sku} for the refs that exist, by code first, then (by_id) by id."""
+    policy.authorize(actor, "catalog.view")
+    mid = policy.tenant(actor)
+    wanted = sorted({str(r).strip() for r in refs if str(r).strip()})
+    out = {r["code"]: dict(r) for r in await db.fetch(
+        "SELECT * FROM sku WHERE merchant_id = $1 AND code = ANY($2::text[])", mid, wanted)}
+    ids = [int(r) for r in wanted if by_id and r not in out and r.isdigit() and len(r) < 19]
+    if ids:
+        out.update({str(r["id"]): dict(r) for r in await db.fetch(
+            "SELECT * FROM sku WHERE merchant_id = $1 AND id = ANY($2::bigint[])", mid, ids)})
+    return out
 
 
 async def list_skus(actor: Actor, *, first: int = 50, after: str | None = None, search: str = "",
