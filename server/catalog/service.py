@@ -90,9 +90,12 @@ async def create_sku(actor: Actor, data: dict[str, Any], *, product_id: int | No
 
 async def update_sku(actor: Actor, sku_id: int, data: dict[str, Any]) -> dict:
     policy.authorize(actor, "catalog.manage")
-    clean = _clean_sku(data, partial=True)
+    _clean_sku(data, partial=True)  # input errors before any lock
     async with db.transaction():
         before = await get_sku(actor, sku_id, lock=True)
+        if data.get("currency") in (None, "") and any(data.get(k) not in (None, "") for k in ("cost", "list_price")):
+            data = {**data, "currency": before["currency"].strip()}  # prices are in the SKU's own currency
+        clean = _clean_sku(data, partial=True)
         if not clean:
             return before
         sets = ", ".join(f"{k} = ${i + 3}" for i, k in enumerate(clean))
@@ -221,9 +224,12 @@ async def _match_waiting_listings(actor: Actor, skus: list[dict]) -> None:
 
 
 async def list_listings(actor: Actor, *, channel_id: int | None = None, unmatched: bool | None = None,
-                        first: int = 50, after: str | None = None) -> Page:
+                        first: int = 50, after: str | None = None, listing_id: int | None = None) -> Page:
     policy.authorize(actor, "catalog.view")
     where, args = ["l.merchant_id = $1"], [policy.tenant(actor)]
+    if listing_id is not None:
+        args.append(int(listing_id))
+        where.append(f"l.id = ${len(args)}")
     if channel_id:
         args.append(channel_id)
         where.append(f"l.channel_id = ${len(args)}")

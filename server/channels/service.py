@@ -162,7 +162,7 @@ async def resolve_channel(actor: Actor, ref: str | int) -> dict:
         "SELECT * FROM channel WHERE merchant_id = $1 AND (($2::bigint IS NOT NULL AND id = $2) OR lower(name) = lower($3))",
         policy.tenant(actor), int(ref_s) if ref_s.isdigit() else None, ref_s)
     if row is None:
-        raise NotFound(f"no channel {ref_s!r}", code="unknown_channel", field="channel")
+        raise NotFound(f"no channel {ref_s!r}", field="channel")
     return dict(row)
 
 
@@ -209,6 +209,17 @@ async def request_sync(actor: Actor, channel_id: int) -> None:
         await outbox.emit("channels.sync", {"channel_id": channel_id, "trigger": "manual"},
                           job_id=f"sync:{channel_id}", merchant_id=row["merchant_id"])
         await audit.record(actor, "channel.sync_requested", "channel", channel_id)
+
+
+async def sync_now(actor: Actor, channel_id: int) -> dict:
+    """'Sync now' and wait for it: one pull run inline, answering its counts (GraphQL
+    `channelSync(wait: true)`; the CLI's `oms channel sync` calls run_sync as the system)."""
+    policy.authorize(actor, "channels.manage")
+    row = await _get(actor, channel_id)
+    if Capability.PULL_ORDERS not in registry.get(row["platform"]).capabilities:
+        raise ValidationError(f"{row['platform']} channels do not pull orders", code="unsupported", field="channel")
+    await audit.record(actor, "channel.sync_run", "channel", channel_id)
+    return await run_sync(row["id"], trigger="manual")
 
 
 async def queue_due_syncs() -> int:

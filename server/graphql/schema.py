@@ -14,14 +14,19 @@ from types import ModuleType
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from server.graphql.errors import ErrorFormatting, is_unexpected
 from server.graphql.limits import document_limits
+from server.graphql.scalars import SCALAR_MAP
 
 # one module per domain, each exporting `Query` and optionally `Mutation`
 DOMAINS: tuple[str, ...] = (
     "server.graphql.auth",
+    "server.graphql.orders",
+    "server.graphql.channels",
+    "server.graphql.catalog",
 )
 
 log = logging.getLogger("oms.graphql")
@@ -59,4 +64,5 @@ def build_schema(extensions: list[type[SchemaExtension] | Callable[[], SchemaExt
         query=query,
         mutation=_merge("Mutation", modules),
         extensions=[*document_limits(), ErrorFormatting, *(extensions or [])],
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
     )

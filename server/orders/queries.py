@@ -22,7 +22,7 @@ LIST_COLUMNS = """o.id, o.merchant_id, o.channel_id, o.external_id, o.order_numb
     o.receiver_name, o.receiver_phone, o.country_code, o.province, o.city, o.district, o.town, o.address,
     o.postcode, o.receiver_masked, o.currency, o.items_total, o.shipping_fee, o.discount_total, o.tax_total, o.total,
     o.refunded_total, o.placed_at, o.paid_at, o.cancelled_at, o.ship_by, o.sku_codes, o.line_count, o.updated_at,
-    o.version, o.fulfilled_by_platform, c.platform, c.name AS channel_name"""
+    o.version, o.fulfilled_by_platform, o.buyer_note, o.seller_note, c.platform, c.name AS channel_name"""
 
 
 @dataclass
@@ -177,11 +177,12 @@ async def get_order(actor: Actor, order_id: int | str) -> dict:
     policy.authorize(actor, "orders.view")
     ref = str(order_id)
     row = await db.fetchrow(
-        f"SELECT {LIST_COLUMNS}, o.buyer_platform_id, o.buyer_email, o.buyer_note, o.seller_note, o.region_code, "  # noqa: S608
+        f"SELECT {LIST_COLUMNS}, o.buyer_platform_id, o.buyer_email, o.region_code, "  # noqa: S608
         "o.latitude, o.longitude, o.receiver_edited, o.platform_updated_at, o.source, o.created_at "
         "FROM sales_order o JOIN channel c ON c.id = o.channel_id "
-        "WHERE o.merchant_id = $1 AND (($2::bigint IS NOT NULL AND o.id = $2) OR o.order_number = $3)",
-        policy.tenant(actor), int(ref) if ref.isdigit() else None, ref)
+        "WHERE o.merchant_id = $1 AND (($2::bigint IS NOT NULL AND o.id = $2) OR o.order_number = $3) "
+        "ORDER BY o.id = $2 DESC NULLS LAST LIMIT 1",  # an id wins over an order number of the same digits
+        policy.tenant(actor), int(ref) if ref.isdigit() and len(ref) <= 18 else None, ref)
     if row is None:
         raise NotFound("order not found", field="id")
     order = present(dict(row), actor)
@@ -199,6 +200,25 @@ async def get_order(actor: Actor, order_id: int | str) -> dict:
            WHERE merchant_id = $1 AND customer_id = $2 AND id <> $3 ORDER BY placed_at DESC LIMIT 10""",
         policy.tenant(actor), order["customer_id"], oid)] if order["customer_id"] else []
     return order
+
+
+ORDER_PARTS = {"lines": ("order_line", "line_no"), "events": ("order_event", "id"), "notes": ("order_note", "id")}
+
+
+async def order_parts(actor: Actor, order_ids: list[int], part: str) -> dict[int, list[dict]]:
+    """The lines, timeline events or notes of many orders in one query (lists that show them per
+    order, e.g. GraphQL `orders { edges { node { lines … } } }`), shaped as `get_order` shapes them."""
+    policy.authorize(actor, "orders.view")
+    table, order_by = ORDER_PARTS[part]
+    rows = await db.fetch(f"SELECT * FROM {table} WHERE merchant_id = $1 AND order_id = ANY($2::bigint[]) "  # noqa: S608
+                          f"ORDER BY order_id, {order_by}", policy.tenant(actor), [int(i) for i in order_ids])
+    out: dict[int, list[dict]] = {int(i): [] for i in order_ids}
+    for r in rows:
+        item = dict(r)
+        if part == "events":
+            item["data"] = db.loads(item["data"])
+        out[item["order_id"]].append(item)
+    return out
 
 
 CSV_COLUMNS = ["order_number", "external_id", "channel_name", "platform", "status", "payment_status",

@@ -307,7 +307,8 @@ async def bulk_cancel(actor: Actor, reason: str, *, ids: list[int] | None = None
             await cancel_order(actor, oid, reason)
             result.done += 1
         except (st.InvalidTransition, NotFound) as exc:
-            number = await db.fetchval("SELECT order_number FROM sales_order WHERE id = $1", oid)
+            number = await db.fetchval("SELECT order_number FROM sales_order WHERE id = $1 AND merchant_id = $2",
+                                       oid, policy.tenant(actor))
             result.failed.append({"id": oid, "order_number": number, "code": exc.code, "message": exc.message})
     return result
 
