@@ -18,7 +18,7 @@ from litestar.exceptions import HTTPException
 from server.auth.middleware import check_csrf
 from server.core.errors import AuthenticationRequired, DomainError, RateLimited
 from server.core.i18n import gettext_for
-from web.access import login_url, request_language, safe_next
+from web.access import login_url, page_actor, request_language, safe_next
 from web.messages import error_message
 from web.nav import N_
 from web.templating import is_htmx, render_now
@@ -72,7 +72,9 @@ def render_error(request: Request, exc: DomainError) -> Response:
         return _login_redirect(request)
     status = exc.status if exc.status in (403, 404, 429) else 422
     headers = {"Retry-After": str(max(1, int(exc.retry_after)))} if isinstance(exc, RateLimited) else None
-    return error_response(request, status, error_message(exc, request_language(request)), headers=headers)
+    actor = page_actor(request)
+    message = error_message(exc, request_language(request), actor.role if actor else None)
+    return error_response(request, status, message, headers=headers)
 
 
 def render_http_error(request: Request, exc: HTTPException) -> Response:

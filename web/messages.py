@@ -5,7 +5,6 @@ server/auth/roles.py; they are repeated here inside N_() only so that extraction
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 from server.auth.roles import PERMISSIONS, ROLE_LABELS
 from server.core.errors import DomainError, RateLimited
@@ -111,8 +110,9 @@ ERROR_MESSAGES = {
 }
 
 
-def error_message(exc: DomainError, lang: str) -> str:
-    """The translated, human message for a service error (the service's own text as fallback)."""
+def error_message(exc: DomainError, lang: str, role: str | None = None) -> str:
+    """The translated, human message for a service error (the service's own text as fallback).
+    `role` (the reader's) makes a permission message say which role lacks what."""
     t = gettext_for(lang)
     if isinstance(exc, RateLimited) or exc.code == "login_throttled":
         minutes = max(1, math.ceil(getattr(exc, "retry_after", 60) / 60))
@@ -120,6 +120,10 @@ def error_message(exc: DomainError, lang: str) -> str:
                           "Too many failed sign-ins. Try again in %(n)d minutes.", minutes) % {"n": minutes}
     if exc.code == "permission_denied":
         permission = exc.details.get("permission")
+        if permission and role:
+            return t.gettext("Your role (%(role)s) does not include the permission “%(permission)s”.") % {
+                "role": t.gettext(ROLE_LABELS.get(role, role)),
+                "permission": t.gettext(PERMISSIONS.get(permission, permission))}
         if permission:
             return t.gettext("Your role does not allow this: %(permission)s") % {
                 "permission": t.gettext(PERMISSIONS.get(permission, permission))}
@@ -129,6 +133,3 @@ def error_message(exc: DomainError, lang: str) -> str:
     message = exc.message or t.gettext("Something went wrong.")
     return message[:1].upper() + message[1:]
 
-
-def role_name(role: str, gettext: Callable[[str], str]) -> str:
-    return gettext(ROLE_LABELS.get(role, role))

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from litestar import Request, Response
 from litestar.enums import MediaType
 
@@ -43,6 +44,15 @@ def permission_label(permission: str) -> str:
     return formatting.gettext(PERMISSIONS.get(permission, permission))
 
 
+def field_value(value: object, field: str = "") -> str:
+    """A recorded value, readable: role and language codes by their names, the rest formatted."""
+    if field == "role" and isinstance(value, str):
+        return role_label(value)
+    if field == "language" and isinstance(value, str) and value in LANGUAGE_NAMES:
+        return LANGUAGE_NAMES[value]
+    return formatting.fmt_value(value)
+
+
 @cache
 def environment() -> Environment:
     compile_catalogs()
@@ -53,7 +63,12 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_gettext_callables(formatting.gettext, formatting.ngettext, newstyle=True)
+    # Translations are text, not HTML: escape them here (Jinja's newstyle gettext would otherwise
+    # mark them safe as they are); values passed in with `_("…%(x)s", x=…)` are escaped by Jinja.
+    env.install_gettext_callables(
+        lambda message: Markup.escape(formatting.gettext(message)),
+        lambda singular, plural, n: Markup.escape(formatting.ngettext(singular, plural, n)),
+        newstyle=True)
     env.filters.update({
         "dt": formatting.fmt_datetime,
         "date": formatting.fmt_date,
@@ -62,6 +77,7 @@ def environment() -> Environment:
         "money": formatting.fmt_money,
         "number": formatting.fmt_number,
         "value": formatting.fmt_value,
+        "field_value": field_value,
         "role_label": role_label,
         "permission_label": permission_label,
     })

@@ -31,6 +31,12 @@ def text_of(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
 
 
+def rows_text(html: str, tbody_id: str = "audit-rows") -> str:
+    """The visible text of one table body (leaves out filters, datalists and navigation)."""
+    match = re.search(rf'<tbody id="{tbody_id}">(.*?)</tbody>', html, flags=re.S)
+    return text_of(match.group(1) if match else html)
+
+
 @pytest.fixture
 async def second_client(app, db):
     """Another browser (its own cookies)."""

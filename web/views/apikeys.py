@@ -28,7 +28,7 @@ async def keys_index(request: Request, after: FromQuery[str | None] = None) -> R
     context = await _list_context(request, after)
     if is_htmx(request):
         return await render(request, "apikeys/_rows.html" if after else "apikeys/_list.html", context)
-    context.update({"nav_key": "api_keys", "form": {"role": "partner_readonly"}})
+    context.update({"nav_key": "api_keys", "form": {"role": "partner_readonly"}, "open_create": not context["page"].items})
     return await render(request, "apikeys/index.html", context)
 
 

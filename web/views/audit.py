@@ -29,13 +29,19 @@ def _day(value: str, field: str) -> date | None:
         raise ValidationError("enter dates as YYYY-MM-DD", code="invalid_date", field=field) from exc
 
 
+# bookkeeping fields that say nothing to a reader of the log (the entry has its own time and object)
+HIDDEN_FIELDS = {"id", "merchant_id", "created_at", "updated_at", "created_by_id"}
+
+
 def changes(entry: dict) -> list[tuple[str, object, object]]:
     """[(field, before, after)] for display; a create has only `after`, a delete only `before`."""
     before, after = entry.get("before") or {}, entry.get("after") or {}
     if not isinstance(before, dict) or not isinstance(after, dict):
         return [("", before or None, after or None)]
-    keys = list(dict.fromkeys([*before.keys(), *after.keys()]))
-    return [(k, before.get(k), after.get(k)) for k in keys if k not in ("updated_at",)]
+    keys = [k for k in dict.fromkeys([*before.keys(), *after.keys()]) if k not in HIDDEN_FIELDS]
+    if not before:  # a create: leave out the fields it left empty
+        keys = [k for k in keys if after.get(k) not in (None, "")]
+    return [(k, before.get(k), after.get(k)) for k in keys]
 
 
 @get("/audit", name="audit")
