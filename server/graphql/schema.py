@@ -3,6 +3,8 @@
 To add a domain: write `server/graphql/<domain>.py` with a `@strawberry.type class Query` (and, if it
 has mutations, `class Mutation`) whose resolvers call `server/<domain>/service.py`, then list the
 module in DOMAINS below. Field names must be unique across domains (checked at start-up).
+Custom scalars (`BigInt` for minor units) live in scalars.py and are registered here; `Money` is
+shared from money.py.
 """
 from __future__ import annotations
 

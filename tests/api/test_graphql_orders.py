@@ -393,3 +393,32 @@ async def test_merchant_a_cannot_reach_merchant_b_orders(client, merchant, other
     assert row["status"] == "awaiting_review" and row["tags"] == []
     assert await db.fetchval("SELECT count(*) FROM order_note") == 0
     assert await db.fetchval("SELECT count(*) FROM sales_order WHERE channel_id = $1", b["web"]["id"]) == 8
+
+
+async def test_a_page_loads_lines_events_and_notes_in_one_query_each(client, merchant, api_key, monkeypatch):
+    from server.orders import queries
+
+    w = await world(merchant)
+    made = await _many_orders(w)
+    await orders.add_note(w["actor"], made[3]["id"], "fragile")
+    calls: list[tuple[str, int]] = []
+    real = queries.order_parts
+
+    async def counting(actor, order_ids, part):
+        calls.append((part, len(order_ids)))
+        return await real(actor, order_ids, part)
+
+    monkeypatch.setattr(queries, "order_parts", counting)
+    _, key = await api_key(merchant, "admin")
+    body = await gql(client, """query { orders(first: 10) { ...Page } }
+      fragment Page on OrderConnection { totalCount edges { node { externalId
+        lines { sku quantity unitPrice { amount } } events { kind } notes { body } } } }""", key)
+    conn = body["data"]["orders"]
+    assert conn["totalCount"] == 12  # asked for inside a fragment: still counted
+    assert sorted(calls) == [("events", 10), ("lines", 10), ("notes", 10)]
+    by_ext = {e["node"]["externalId"]: e["node"] for e in conn["edges"]}
+    assert by_ext["EXT-03"]["notes"] == [{"body": "fragile"}] and by_ext["EXT-04"]["notes"] == []
+    assert by_ext["EXT-05"]["lines"] == [{"sku": "TEA-LJ-250", "quantity": 2, "unitPrice": {"amount": "168.00"}}]
+    assert all(n["events"][0]["kind"] == "created" for n in by_ext.values())
+    without_total = await gql(client, "{ orders(first: 2) { edges { node { id } } } }", key)
+    assert len(without_total["data"]["orders"]["edges"]) == 2
