@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # One image for the web server, the workers and the migrations (see docker-compose.yml):
 #   docker build -t oms .
 #   docker run --rm oms oms --help
