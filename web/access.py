@@ -52,14 +52,15 @@ def translator(request: Request) -> Callable[[str], str]:
     return gettext_for(request_language(request)).gettext
 
 
-def safe_next(target: str | None, default: str = "/") -> str:
-    """Only a local path may be a redirect target (no open redirect through ?next=)."""
+def safe_next(target: str | None, default: str = "/", *, allow_login: bool = False) -> str:
+    """Only a local path may be a redirect target (no open redirect through ?next=). The sign-in and
+    sign-out paths are refused too (a loop after signing in) unless `allow_login` says otherwise."""
     if not target or any(ord(c) < 32 for c in target) or "\\" in target:
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
-    if parts.path.startswith(("/login", "/logout")):
+    if parts.path.startswith("/logout") or (parts.path.startswith("/login") and not allow_login):
         return default
     return target
 

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
 from litestar import Request, Response
 from litestar.enums import MediaType
+from markupsafe import Markup
 
 from server.auth import service as auth_service
 from server.auth.middleware import set_cookie
@@ -31,9 +30,10 @@ from web.access import can, current_path, page_actor, request_language
 WEB_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = WEB_DIR / "templates"
 FLASH_COOKIE = "oms_flash"
-MERCHANT_TTL = 60.0  # seconds a merchant's name is reused for the sidebar
 
-_merchants: dict[int, tuple[float, dict]] = {}
+# The merchant last loaded for each tenant: error pages (rendered synchronously, without a query)
+# show its name in the sidebar; every normal page loads it fresh.
+_merchants: dict[int, dict | None] = {}
 
 
 def role_label(role: str) -> str:
@@ -139,8 +139,8 @@ def base_context(request: Request) -> dict[str, Any]:
     state = request.scope.get("state", {})
     fragment = is_htmx(request)
     merchant = None
-    if actor is not None and actor.merchant_id in _merchants:
-        merchant = _merchants[actor.merchant_id][1]
+    if actor is not None and actor.merchant_id is not None:
+        merchant = _merchants.get(actor.merchant_id)
     return {
         "request": request,
         "actor": actor,
@@ -172,11 +172,8 @@ def render_now(request: Request, template: str, context: dict[str, Any] | None =
 async def load_merchant(actor: Actor | None) -> dict | None:
     if actor is None or actor.merchant_id is None:
         return None
-    cached = _merchants.get(actor.merchant_id)
-    if cached and cached[0] > time.monotonic():
-        return cached[1]
     merchant = await auth_service.current_merchant(actor)
-    _merchants[actor.merchant_id] = (time.monotonic() + MERCHANT_TTL, merchant)
+    _merchants[actor.merchant_id] = merchant
     return merchant
 
 

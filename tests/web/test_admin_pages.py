@@ -233,8 +233,10 @@ async def test_anonymous_language_from_cookie_or_accept_language(client, db):
     assert "欢迎回来" in chinese.text
     english = await client.get("/login", headers={"Accept-Language": "en-GB,en;q=0.9"})
     assert "Welcome back" in english.text
-    switched = await client.post("/language", data=form(client, lang="zh", next="/login"))
-    assert switched.status_code == 303
+    switched = await client.post("/language", data=form(client, lang="zh", next="/login?next=%2Faudit"))
+    assert switched.status_code == 303 and switched.headers["location"] == "/login?next=%2Faudit"
+    away = await client.post("/language", data=form(client, lang="zh", next="https://evil.example/"))
+    assert away.headers["location"] == "/"
     assert any(h.startswith("lang=zh") for h in switched.headers.get_list("set-cookie"))
     assert "欢迎回来" in (await client.get("/login", headers={"Accept-Language": "en"})).text
 

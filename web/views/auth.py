@@ -71,7 +71,7 @@ async def switch_language(request: Request) -> Response:
     """Signed in: saved to the profile (through the service). Anonymous: a `lang` cookie."""
     form = await request.form()
     lang = str(form.get("lang", ""))
-    target = safe_next(str(form.get("next", "")) or None)
+    target = safe_next(str(form.get("next", "")) or None, allow_login=True)  # the sign-in page keeps its ?next=
     if lang not in LANGUAGES:
         return redirect(request, target)
     actor = page_actor(request)

@@ -7,7 +7,7 @@ from server.auth import service as auth_service
 from web import nav
 from web.access import require
 from web.nav import N_
-from web.templating import load_merchant, render
+from web.templating import render
 
 nav.register("dashboard", N_("Dashboard"), "/", icon="home", order=0,
              description=N_("Your workspace at a glance"))
@@ -17,10 +17,9 @@ nav.register("dashboard", N_("Dashboard"), "/", icon="home", order=0,
 async def dashboard(request: Request) -> Response:
     actor = require(request)
     user = await auth_service.current_user(actor)
-    merchant = await load_merchant(actor)
     shortcuts = [item for item in nav.visible(actor) if item.key != "dashboard"]
     return await render(request, "dashboard/index.html", {
-        "nav_key": "dashboard", "user": user, "merchant": merchant, "shortcuts": shortcuts,
+        "nav_key": "dashboard", "user": user, "shortcuts": shortcuts,
         "permissions": sorted(actor.permissions),
     })
 
