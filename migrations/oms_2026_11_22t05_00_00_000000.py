@@ -120,15 +120,6 @@ CREATE TABLE outbox (
 -- up coalesces into one job (latest payload wins); once enqueued, a new emit makes a new row.
 CREATE UNIQUE INDEX outbox_job_pending_key ON outbox (job_id) WHERE enqueued_at IS NULL;
 CREATE INDEX outbox_pending_idx ON outbox (available_at, id) WHERE done_at IS NULL;
-
--- Wake the relay as soon as a transaction that wrote outbox rows commits (NOTIFY is transactional).
-CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('oms_outbox', '');
-    RETURN NULL;
-END $$;
-CREATE TRIGGER outbox_after_insert AFTER INSERT ON outbox
-    FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
 """
 
 

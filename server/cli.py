@@ -248,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="demo data").add_subparsers(dest="action", required=True)
     demo.add_parser("seed").set_defaults(fn=cmd_demo_seed)
 
+    from server.channels.cli import add_channel_commands  # noqa: PLC0415
+
+    add_channel_commands(sub, ensure_services=_ensure_services, run_db=_run_db, print_json=_print_json)
+
     return p
 
 

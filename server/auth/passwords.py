@@ -20,7 +20,7 @@ def check_strength(password: str, *, field: str = "password") -> None:
     if len(password) < MIN_LENGTH:
         raise ValidationError(f"password must be at least {MIN_LENGTH} characters", code="weak_password",
                               field=field)
-    if password.isdigit() or password.lower() == password and password.isalpha():
+    if password.isdigit() or (password.lower() == password and password.isalpha()):
         raise ValidationError("password must mix letters with digits or symbols", code="weak_password",
                               field=field)
 

@@ -20,7 +20,7 @@ log = logging.getLogger("oms.inbox")
 # headers worth keeping with the body for replay; signatures are kept, cookies and auth never
 KEEP_HEADERS = ("content-type", "user-agent", "x-shopify-topic", "x-shopify-hmac-sha256", "x-shopify-shop-domain",
                 "x-shopify-webhook-id", "x-shopify-triggered-at", "x-shopify-api-version", "x-wc-webhook-topic",
-                "x-wc-webhook-signature", "x-wc-webhook-id", "x-wc-delivery-id", "x-wc-webhook-source",
+                "x-wc-webhook-signature", "x-wc-webhook-id", "x-wc-delivery-id", "x-wc-webhook-delivery-id", "x-wc-webhook-source",
                 "x-wc-webhook-resource", "x-wc-webhook-event")
 
 
@@ -47,8 +47,11 @@ async def receive(channel_id: int, headers: Mapping[str, str], body: bytes) -> t
             row["merchant_id"], channel_id, db.dumps(kept), body)
         log.warning("webhook rejected: invalid signature", extra={"channel_id": channel_id})
         return 401, {"error": "invalid signature"}
-    event_id = (lower.get("x-shopify-webhook-id") or lower.get("x-wc-delivery-id")
-                or hashlib.sha256(body).hexdigest())
+    digest = hashlib.sha256(body).hexdigest()
+    # Shopify's webhook id is unique per event; WooCommerce's delivery id is a hash of webhook id and
+    # second, so two deliveries in one second share it: pair it with the body's digest.
+    wc_delivery = lower.get("x-wc-webhook-delivery-id") or lower.get("x-wc-delivery-id")
+    event_id = lower.get("x-shopify-webhook-id") or (f"{wc_delivery}:{digest[:16]}" if wc_delivery else digest)
     topic = lower.get("x-shopify-topic") or lower.get("x-wc-webhook-topic") or ""
     async with db.transaction():
         inbox_id = await db.fetchval(
@@ -63,33 +66,53 @@ async def receive(channel_id: int, headers: Mapping[str, str], body: bytes) -> t
     return 202, {"status": "accepted", "id": inbox_id}
 
 
+BATCH = 200
+
+
 async def process(inbox_id: int) -> dict:
-    """The job: parse the stored body and feed the ingest pipeline. A malformed payload is marked
-    failed with the reason (and can be replayed after a fix); it is never dropped."""
-    row = await db.fetchrow(
-        """SELECT i.*, c.platform, c.config, c.credentials, c.name, c.merchant_id AS c_merchant
-           FROM webhook_inbox i JOIN channel c ON c.id = i.channel_id WHERE i.id = $1 FOR UPDATE OF i""", inbox_id)
-    if row is None or row["status"] not in ("received", "failed"):
+    """The job: parse stored bodies and feed the ingest pipeline. A job takes its own delivery plus
+    the channel's other waiting ones (up to BATCH, skipping rows another worker holds), so a burst of
+    webhooks becomes a few batch ingests instead of thousands of tiny transactions. A malformed
+    payload is marked failed with the reason (and can be replayed after a fix); it is never dropped."""
+    head = await db.fetchrow("SELECT channel_id, status FROM webhook_inbox WHERE id = $1", inbox_id)
+    if head is None or head["status"] not in ("received", "failed"):
         return {"skipped": True}
-    channel = await db.fetchrow("SELECT * FROM channel WHERE id = $1", row["channel_id"])
-    connector = channels.connector_for(dict(channel))
-    headers = db.loads(row["headers"]) or {}
-    try:
-        event = connector.parse_webhook(headers, bytes(row["body"]))
-    except ConnectorError as exc:
+    rows = await db.fetch(
+        """SELECT * FROM webhook_inbox WHERE channel_id = $1 AND (id = $2 OR status = 'received')
+           ORDER BY (id = $2) DESC, id LIMIT $3 FOR UPDATE SKIP LOCKED""", head["channel_id"], inbox_id, BATCH)
+    rows = [r for r in rows if r["status"] in ("received", "failed")]
+    if not rows:
+        return {"skipped": True}
+    channel = dict(await db.fetchrow("SELECT * FROM channel WHERE id = $1", head["channel_id"]))
+    connector = channels.connector_for(channel)
+    to_ingest, owner, failed, refetch = [], {}, {}, False
+    for r in rows:
+        try:
+            event = connector.parse_webhook(db.loads(r["headers"]) or {}, bytes(r["body"]))
+        except ConnectorError as exc:
+            failed[r["id"]] = exc.message[:2000]
+            continue
+        for f in event.orders:
+            if f.order is None and not f.error:
+                refetch = True   # e.g. refunds/create carries a refund, not the order: pull to catch up
+                continue
+            to_ingest.append(f)
+            owner.setdefault(f.external_id, []).append(r["id"])
+    result = await ingest.ingest(channel, to_ingest, source="webhook") if to_ingest else ingest.IngestResult()
+    for err in result.errors:
+        ext, _, reason = err.partition(": ")
+        for rid in owner.get(ext, []):
+            failed[rid] = reason[:2000]
+    if refetch:
+        await outbox.emit("channels.sync", {"channel_id": channel["id"], "trigger": "webhook"},
+                          job_id=f"sync:{channel['id']}", merchant_id=channel["merchant_id"])
+    ok_ids = [r["id"] for r in rows if r["id"] not in failed]
+    await db.execute("UPDATE webhook_inbox SET status = 'processed', error = '', attempts = attempts + 1, "
+                     "processed_at = now() WHERE id = ANY($1::bigint[])", ok_ids)
+    for rid, reason in failed.items():
         await db.execute("UPDATE webhook_inbox SET status = 'failed', error = $2, attempts = attempts + 1, "
-                         "processed_at = now() WHERE id = $1", inbox_id, exc.message[:2000])
-        return {"failed": exc.message}
-    to_ingest = [f for f in event.orders if f.order is not None or f.error]
-    refetch = [f.external_id for f in event.orders if f.order is None and not f.error]
-    result = await ingest.ingest(dict(channel), to_ingest, source="webhook") if to_ingest else ingest.IngestResult()
-    if refetch:  # e.g. refunds/create carries a refund, not the order: pull the channel to catch up
-        await outbox.emit("channels.sync", {"channel_id": row["channel_id"], "trigger": "webhook"},
-                          job_id=f"sync:{row['channel_id']}", merchant_id=row["merchant_id"])
-    status, error = ("failed", "; ".join(result.errors)[:2000]) if result.failed else ("processed", "")
-    await db.execute("UPDATE webhook_inbox SET status = $2, error = $3, attempts = attempts + 1, processed_at = now() "
-                     "WHERE id = $1", inbox_id, status, error)
-    return result.counts()
+                         "processed_at = now() WHERE id = $1", rid, reason)
+    return {**result.counts(), "deliveries": len(rows), "failed_deliveries": len(failed)}
 
 
 async def replay(actor, inbox_id: int) -> None:

@@ -24,6 +24,7 @@ def is_masked(value: str) -> bool:
     return any(c in value for c in MASK_CHARS)
 
 
+@lru_cache(maxsize=100_000)
 def normalize_phone(raw: str, country_code: str = "CN") -> str:
     """'138 1234 5678' -> '+8613812345678'; masked or unparsable values are returned trimmed."""
     value = (raw or "").strip()

@@ -47,8 +47,12 @@ class IngestResult:
         return {"fetched": self.fetched, "created": self.created, "updated": self.updated, "failed": self.failed}
 
 
+def canonical_json(raw: dict) -> str:
+    return json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
+
+
 def payload_hash(raw: dict) -> str:
-    return hashlib.sha256(json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+    return hashlib.sha256(canonical_json(raw).encode()).hexdigest()
 
 
 def _lock_key(channel_id: int, external_id: str) -> str:
@@ -109,8 +113,11 @@ async def _ingest_batch(channel: dict, batch: list[FetchedOrder], source: str, a
 
 
 async def _store_raw(mid: int, cid: int, batch: list[FetchedOrder], source: str) -> None:
-    rows = [(f.external_id, f.order.updated_at if f.order else None, json.dumps(f.raw, ensure_ascii=False, default=str),
-             payload_hash(f.raw), f.error or "") for f in batch]
+    rows = []
+    for f in batch:
+        text = canonical_json(f.raw)  # encoded once: stored as jsonb and hashed for the version key
+        rows.append((f.external_id, f.order.updated_at if f.order else None, text,
+                     hashlib.sha256(text.encode()).hexdigest(), f.error or ""))
     await db.execute(
         """INSERT INTO raw_channel_order (merchant_id, channel_id, external_id, platform_updated_at, source, payload,
                                           payload_hash, mapping_error)
@@ -171,13 +178,17 @@ async def _customers(mid: int, platform: str, orders: list[NormalizedOrder]) -> 
            WHERE merchant_id = $1 AND (kind, value) IN (SELECT * FROM unnest($2::text[], $3::text[]))""",
         mid, [k for k, _ in all_ids], [v for _, v in all_ids])}
     returning_ids = set(known.values())
+    # one round trip for every new customer id this batch needs (at most one per order)
+    spare = [r["id"] for r in await db.fetch(
+        "SELECT nextval('customer_id_seq') AS id FROM generate_series(1, $1)",
+        sum(1 for ids in per_order if ids and not any(i in known for i in ids)))]
     result: list[int | None] = []
     new_rows: list[tuple] = []
     fresh: dict[tuple[str, str], int] = {}
     for o, ids in zip(orders, per_order, strict=True):
         cust = next((known.get(i) or fresh.get(i) for i in ids if known.get(i) or fresh.get(i)), None)
         if cust is None and ids:
-            cust = await db.fetchval("SELECT nextval('customer_id_seq')")
+            cust = spare.pop()
             new_rows.append((cust, mid, o.buyer.name or o.receiver.name, ids[0][1] if ids[0][0] == "phone" else "",
                              o.buyer.email.lower() if o.buyer.email else "", o.currency))
         for i in ids:

@@ -5,7 +5,14 @@ import pytest
 from server.auth import apikeys, service
 from server.core import clock, db
 from server.core.actor import system
-from server.core.errors import AuthenticationRequired, Conflict, NotFound, PermissionDenied, RateLimited, ValidationError
+from server.core.errors import (
+    AuthenticationRequired,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ValidationError,
+)
 
 
 async def test_login_and_session_roundtrip(users):
