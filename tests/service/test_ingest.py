@@ -21,7 +21,7 @@ async def setup(merchant, platform="website", name="Web"):
 
 
 async def test_new_order_is_normalized_and_matched(merchant):
-    actor, ch = await setup(merchant)
+    _, ch = await setup(merchant)
     o = order("A1", lines=[line("TEA-LJ-250", 2), line("TEA-LJ-250", 1, price=0, pid="gift", sid="gift")])
     res = await ingest.ingest(ch, [fetched(o)], source="pull")
     assert (res.created, res.updated, res.failed) == (1, 0, 0)
