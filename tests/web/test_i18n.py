@@ -58,7 +58,7 @@ def test_chinese_catalog_is_complete_and_valid():
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
         assert all(s.strip() for s in strings), f"untranslated: {message.id!r}"
     problems = [(m.id, [str(e) for e in errors]) for m, errors in catalog.check()]
-    assert not problems  # placeholders like %(name)s kept, plural forms right
+    assert not problems  # %(name)s-style variables kept, plural forms right
 
 
 def test_texts_shown_from_other_modules_have_chinese():
