@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import gettext as _gettext
+import io
+import logging
 import os
+import sys
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -23,6 +26,17 @@ LANGUAGES: tuple[str, ...] = ("en", "zh")   # en is the source language: no cata
 DEFAULT_LANGUAGE = "en"
 LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
 
+log = logging.getLogger("oms.i18n")
+
+
+def _stale(po_path: Path, mo_path: Path) -> bool:
+    return not mo_path.exists() or mo_path.stat().st_mtime < po_path.stat().st_mtime
+
+
+def _read_po(po_path: Path):
+    with po_path.open("rb") as f:
+        return pofile.read_po(f, locale=po_path.parent.parent.name, domain=DOMAIN)
+
 
 def compile_catalogs(directory: Path = TRANSLATIONS_DIR, *, force: bool = False) -> list[Path]:
     """Write `<lang>/LC_MESSAGES/messages.mo` for every .po that is newer than its .mo (or has none).
@@ -33,11 +47,14 @@ def compile_catalogs(directory: Path = TRANSLATIONS_DIR, *, force: bool = False)
     written = []
     for po_path in sorted(directory.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
         mo_path = po_path.with_suffix(".mo")
-        if not force and mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+        if not force and not _stale(po_path, mo_path):
             continue
-        with po_path.open("rb") as f:
-            catalog = pofile.read_po(f, locale=po_path.parent.parent.name, domain=DOMAIN)
-        fd, tmp = tempfile.mkstemp(dir=po_path.parent, prefix=".messages-", suffix=".mo")
+        catalog = _read_po(po_path)
+        try:
+            fd, tmp = tempfile.mkstemp(dir=po_path.parent, prefix=".messages-", suffix=".mo")
+        except OSError as exc:  # a read-only install: gettext_for() compiles in memory instead
+            log.warning("cannot write %s (%s); translations are compiled in memory", mo_path, exc)
+            continue
         try:
             with os.fdopen(fd, "wb") as out:
                 mofile.write_mo(out, catalog, use_fuzzy=False)
@@ -58,8 +75,14 @@ def gettext_for(lang: str) -> _gettext.NullTranslations:
     lang = normalize(lang)
     if lang == DEFAULT_LANGUAGE:
         return NullTranslations()
-    translations = Translations.load(str(TRANSLATIONS_DIR), [lang], DOMAIN)
-    return translations
+    po_path = TRANSLATIONS_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+    mo_path = po_path.with_suffix(".mo")
+    if po_path.exists() and _stale(po_path, mo_path):  # not compiled (read-only install): in memory
+        buffer = io.BytesIO()
+        mofile.write_mo(buffer, _read_po(po_path), use_fuzzy=False)
+        buffer.seek(0)
+        return Translations(buffer, DOMAIN)
+    return Translations.load(str(TRANSLATIONS_DIR), [lang], DOMAIN)
 
 
 def normalize(lang: str | None) -> str:
@@ -92,3 +115,8 @@ def negotiate(accept_language: str | None, cookie: str | None = None) -> str:
         if neg_q < 0 and base in LANGUAGES:
             return base
     return DEFAULT_LANGUAGE
+
+
+if __name__ == "__main__":  # `python -m server.core.i18n [--force]`: compile the catalogs now (image builds)
+    for path in compile_catalogs(force="--force" in sys.argv[1:]):
+        print(f"compiled {path}")

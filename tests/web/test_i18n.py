@@ -90,6 +90,22 @@ def test_compiles_missing_or_stale_catalogs(tmp_path):
     assert not list(target.glob(".messages-*"))  # no temporary files left behind
 
 
+def test_uncompiled_catalog_is_compiled_in_memory(tmp_path, monkeypatch):
+    """A read-only install without .mo files still shows Chinese."""
+    target = tmp_path / "zh" / "LC_MESSAGES"
+    target.mkdir(parents=True)
+    shutil.copy(ZH_PO, target / "messages.po")
+    monkeypatch.setattr(i18n, "TRANSLATIONS_DIR", tmp_path)
+    i18n.gettext_for.cache_clear()
+    try:
+        assert i18n.gettext_for("zh").gettext("Sign in") == "登录"
+        assert not (target / "messages.mo").exists()
+    finally:
+        monkeypatch.undo()
+        i18n.gettext_for.cache_clear()
+    assert i18n.gettext_for("zh").gettext("Sign in") == "登录"
+
+
 def test_the_app_compiles_its_catalogs():
     from web.templating import environment
 
