@@ -316,3 +316,16 @@ async def test_unknown_ids_answer_404_pages(client, users):
     await admin_client(client, users)
     page = await client.get("/users/987654")
     assert page.status_code == 404 and "<!doctype html>" in page.text and "We could not find that" in page.text
+
+
+async def test_unknown_pages_and_methods_answer_html_to_browsers(client, users):
+    browser = {"Accept": "text/html,application/xhtml+xml"}
+    anonymous = await client.get("/no-such-page", headers=browser)
+    assert anonymous.status_code == 404 and "There is no page at this address." in anonymous.text
+    assert 'class="sidebar"' not in anonymous.text  # the bare layout for visitors
+    assert 'href="/"' in anonymous.text and 'action="/language"' not in anonymous.text  # no session here
+    await admin_client(client, users)
+    signed_in = await client.get("/no-such-page", headers=browser)  # unrouted: no middleware, no actor
+    assert signed_in.status_code == 404 and "There is no page at this address." in signed_in.text
+    wrong_method = await client.get("/logout", headers=browser)
+    assert wrong_method.status_code == 405 and "This page cannot be used that way." in wrong_method.text
