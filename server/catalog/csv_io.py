@@ -56,7 +56,8 @@ COLUMNS = Columns(aliases={
 # catalog.service error fields -> CSV columns
 _FIELDS = {"weightG": "weight_g", "cost_minor": "cost", "list_price_minor": "list_price", "product": "code"}
 
-WRITE_CHUNK = 500
+WRITE_CHUNK = 50     # rows per transaction in good_rows mode: one savepoint each, under PostgreSQL's 64
+                     # cached subtransactions
 _PLANNED = {"created": "create", "updated": "update"}
 
 
@@ -109,22 +110,21 @@ async def apply_sku_import(actor: Actor, data: bytes, mode: str = "all_or_nothin
     if mode == "all_or_nothing":
         if not preview.ok:
             return finish(result)
-        try:
-            async with db.transaction():
-                await _write(actor, todo)
-                if any(item.errors for item, _ in todo):
-                    raise _Rollback
-                await _audit(actor, result, data)
-        except _Rollback:   # a row failed while writing (e.g. created meanwhile by someone else)
-            for item, _ in todo:
-                if item.action == "created":
-                    item.info.pop("id", None)
-                item.action = "error" if item.errors else _PLANNED.get(item.action, item.action)
-            return finish(result)
+        async with db.transaction():
+            try:
+                async with savepoint():     # undoes every row, also inside a caller's transaction
+                    await _write(actor, todo, stop_at_error=True)
+                    await _audit(actor, result, data)
+            except _Rollback:   # a row failed while writing (e.g. its code was created meanwhile)
+                for item, _ in todo:
+                    if item.action == "created":
+                        item.info.pop("id", None)
+                    item.action = "error" if item.errors else _PLANNED.get(item.action, item.action)
+                return finish(result)
     else:
         for part in chunks(todo, WRITE_CHUNK):
             async with db.transaction():
-                await _write(actor, part)
+                await _write(actor, part, stop_at_error=False)
         async with db.transaction():
             await _audit(actor, result, data)
     result.applied = True
@@ -135,20 +135,33 @@ class _Rollback(Exception):
     """Undo an all-or-nothing import after a row failed while writing."""
 
 
-async def _write(actor: Actor, todo: list[tuple[ImportItem, dict[str, Any]]]) -> None:
+async def _write(actor: Actor, todo: list[tuple[ImportItem, dict[str, Any]]], *, stop_at_error: bool) -> None:
+    """Each row through create_sku/update_sku. Good rows: each in a savepoint, so a failing row is
+    skipped; all or nothing: the first failing row undoes the lot (no savepoints needed)."""
     for item, payload in todo:
         try:
-            async with savepoint():
-                if item.action == "create":
-                    sku = await catalog.create_sku(actor, payload)
-                    item.action = "created"
-                else:
-                    sku = await catalog.update_sku(actor, item.info["id"], payload)
-                    item.action = "updated"
-            item.info["id"] = sku["id"]
+            if stop_at_error:
+                sku = await _save(actor, item, payload)
+            else:
+                async with savepoint():
+                    sku = await _save(actor, item, payload)
         except DomainError as exc:
             item.errors += _row_errors(item.lines[0], exc)
             item.action = "error"
+            if stop_at_error:
+                raise _Rollback from exc
+            continue
+        item.info["id"] = sku["id"]
+
+
+async def _save(actor: Actor, item: ImportItem, payload: dict[str, Any]) -> dict:
+    if item.action == "create":
+        sku = await catalog.create_sku(actor, payload)
+        item.action = "created"
+    else:
+        sku = await catalog.update_sku(actor, item.info["id"], payload)
+        item.action = "updated"
+    return sku
 
 
 async def _audit(actor: Actor, result: ImportResult, data: bytes) -> None:

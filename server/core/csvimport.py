@@ -248,6 +248,8 @@ def read_table(data: bytes, spec: Columns, *, required: Iterable[str] | None = N
             rows.append(row)
     except csv.Error as exc:
         raise ImportFileError(f"line {reader.line_num}: {exc}", code="bad_csv", line=reader.line_num) from exc
+    if not rows:
+        raise ImportFileError("the file has a header but no rows", code="no_rows", line=header_line)
     return Table(columns=[mapping[i] for i in sorted(mapping)], rows=rows, warnings=warnings)
 
 

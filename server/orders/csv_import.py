@@ -87,7 +87,9 @@ _LINE_FIELD = re.compile(r"lines\.(\d+)\.(\w+)")
 _LINE_PREFIX = re.compile(r"^line \d+: ")
 _TIME_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
 MAX_QUANTITY = 1_000_000
-CHUNK = 200          # orders per transaction (good_rows) / per read-only transaction (preview)
+CHUNK = 100          # orders per read-only transaction (checks)
+WRITE_CHUNK = 50     # orders per writing transaction: one savepoint each stays under PostgreSQL's 64 cached
+                     # subtransactions, beyond which every snapshot gets slow
 
 
 @dataclass
@@ -136,8 +138,16 @@ async def preview_order_import(actor: Actor, data: bytes, channel_ref: str | int
 
 async def apply_order_import(actor: Actor, data: bytes, mode: str = "all_or_nothing",
                              channel_ref: str | int | None = None) -> ImportResult:
-    """Create the file's orders. "all_or_nothing": none if any order is bad; "good_rows": the good
-    orders, reporting the bad ones. Orders imported before are skipped as "already_imported"."""
+    """Create the file's orders; orders imported before are reported as "already_imported".
+
+    "good_rows": the good orders are created, the bad ones reported.
+    "all_or_nothing": every order is first checked exactly as the preview does; if any is bad nothing
+    is written. Then the orders are written in chunks of WRITE_CHUNK per transaction (one transaction
+    for 10,000 orders would hold ~30,000 locks, more than PostgreSQL's default lock table). If an order
+    turns bad between the check and its write (its SKU deleted meanwhile), writing stops there: that
+    order is reported, the chunks before it stay imported, and importing the file again finishes the
+    job, since re-imports are idempotent.
+    """
     policy.authorize(actor, "orders.create")
     check_mode(mode)
     _own_transaction()
@@ -145,30 +155,19 @@ async def apply_order_import(actor: Actor, data: bytes, mode: str = "all_or_noth
     p = plan.report
     plan.report = result = ImportResult(kind=p.kind, rows=p.rows, columns=p.columns, items=p.items,
                                         warnings=p.warnings, mode=mode)
-    runnable = [o for o in plan.orders if o.channel is not None and not o.item.errors]
-    if mode == "good_rows":
-        await _dry_run(actor, plan, [o for o in plan.orders if o.item.errors])   # report all their problems
-        for part in chunks(runnable, CHUNK):
-            async with db.transaction():
-                for o in part:
-                    await _create(actor, plan, o, dry=False)
-        result.applied = True
-    elif len(runnable) < len(plan.orders):
+    bad = [o for o in plan.orders if o.item.errors]
+    if mode == "all_or_nothing":
         await _dry_run(actor, plan, plan.orders)
-    else:
-        failed_at = await _all_or_nothing(actor, plan, data)
-        if failed_at is None:
-            result.applied = True
+        if any(o.item.errors for o in plan.orders):
             return finish(result)
-        for o in plan.orders[:failed_at]:       # rolled back: they would have been created
-            if o.item.action == "created":
-                o.item.action = "create"
-                for k in ("order_id", "order_number"):
-                    o.item.info.pop(k, None)
-        await _dry_run(actor, plan, plan.orders[failed_at + 1:])
-    if result.applied:
-        async with db.transaction():
-            await _audit(actor, result, data)
+        await _write(actor, plan, [o for o in plan.orders if o.item.action == "create"], stop_at_error=True)
+    else:
+        await _dry_run(actor, plan, bad)            # add create_order's findings to the rows already bad
+        await _write(actor, plan, [o for o in plan.orders if o.channel is not None and not o.item.errors],
+                     stop_at_error=False)
+    result.applied = True
+    async with db.transaction():
+        await _audit(actor, result, data)
     return finish(result)
 
 
@@ -177,25 +176,25 @@ def _own_transaction() -> None:
         raise RuntimeError("order imports manage their own transactions; call them outside one")
 
 
-async def _all_or_nothing(actor: Actor, plan: _Plan, data: bytes) -> int | None:
-    """Write every order in one transaction; at the first bad one undo all and answer its index."""
-    async with db.transaction():
+async def _write(actor: Actor, plan: _Plan, todo: list[_Order], *, stop_at_error: bool) -> None:
+    for part in chunks(todo, WRITE_CHUNK):
         try:
-            async with savepoint():
-                for n, o in enumerate(plan.orders):
+            async with db.transaction():
+                for o in part:
                     await _create(actor, plan, o, dry=False)
-                    if o.item.errors:
-                        raise _Undo(n)
-                await _audit(actor, plan.report, data)
-        except _Undo as undo:
-            return undo.index
-    return None
+                    if stop_at_error and o.item.errors:
+                        raise _Stop
+        except _Stop:
+            for o in part:                      # rolled back with their chunk
+                if o.item.action == "created":
+                    o.item.action = "create"
+                    for k in ("order_id", "order_number"):
+                        o.item.info.pop(k, None)
+            return
 
 
-class _Undo(Exception):
-    def __init__(self, index: int):
-        super().__init__(index)
-        self.index = index
+class _Stop(Exception):
+    """All-or-nothing: an order failed while writing; undo its chunk and write no more."""
 
 
 async def _dry_run(actor: Actor, plan: _Plan, todo: list[_Order]) -> None:
@@ -260,10 +259,10 @@ def _row_errors(o: _Order, exc: DomainError) -> list[RowError]:
     return out
 
 
-async def _audit(actor: Actor, result: ImportPreview, data: bytes) -> None:
+async def _audit(actor: Actor, result: ImportResult, data: bytes) -> None:
     counts = result.counts()
     await audit.record(actor, "order.import", "csv_import", file_digest(data), after={
-        "mode": getattr(result, "mode", ""), "rows": result.rows, "orders": len(result.items),
+        "mode": result.mode, "rows": result.rows, "orders": len(result.items),
         "created": counts.get("created", 0), "already_imported": counts.get("already_imported", 0),
         "failed": counts.get("error", 0)})
 

