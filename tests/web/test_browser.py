@@ -90,6 +90,9 @@ async def test_staff_flow_in_a_real_browser(browser, client, users, shots):
         await row.locator("select[name=role]").select_option("operations")
         await page.wait_for_selector("tr.row-flash >> text=wang.wei@example.com")
         assert await db.fetchval("SELECT role FROM app_user WHERE email = 'wang.wei@example.com'") == "operations"
+        await page.locator("tr", has_text="wang.wei@example.com").locator("a", has_text="Open").click()
+        await page.wait_for_selector("h2:has-text('Recent changes')")
+        await page.screenshot(path=str(shots / "04-user-detail.png"), full_page=True)
 
         # an API key: full key once, then revoke it
         await page.click("nav >> text=API keys")
@@ -101,7 +104,7 @@ async def test_staff_flow_in_a_real_browser(browser, client, users, shots):
         full_key = (await page.inner_text("#key-created [data-secret]")).strip()
         assert full_key.startswith("oms_")
         await page.wait_for_selector("#key-list >> text=Website checkout")
-        await page.screenshot(path=str(shots / "04-api-key-created.png"), full_page=True)
+        await page.screenshot(path=str(shots / "05-api-key-created.png"), full_page=True)
         await page.locator("#key-rows tr", has_text="Website checkout").locator("button", has_text="Revoke").click()
         await page.wait_for_selector("#key-rows >> text=Revoked")
 
@@ -109,28 +112,28 @@ async def test_staff_flow_in_a_real_browser(browser, client, users, shots):
         await page.click("nav >> text=Audit log")
         await page.wait_for_url(f"{base}/audit")
         assert await page.locator("#audit-rows", has_text="Revoked an API key").is_visible()
-        await page.screenshot(path=str(shots / "05-audit.png"), full_page=True)
+        await page.screenshot(path=str(shots / "06-audit.png"), full_page=True)
 
         # switch to Chinese from the header
         await page.click(".topbar .lang-switch button[value=zh]")
         await page.wait_for_selector("text=审计日志")
         assert await page.get_attribute("html", "lang") == "zh-CN"
-        await page.screenshot(path=str(shots / "06-audit-zh.png"), full_page=True)
+        await page.screenshot(path=str(shots / "07-audit-zh.png"), full_page=True)
         await page.goto(f"{base}/")
         assert await page.is_visible("text=你的角色拥有的权限")
-        await page.screenshot(path=str(shots / "07-dashboard-zh.png"), full_page=True)
+        await page.screenshot(path=str(shots / "08-dashboard-zh.png"), full_page=True)
         await page.goto(f"{base}/users")
-        await page.screenshot(path=str(shots / "08-users-zh.png"), full_page=True)
+        await page.screenshot(path=str(shots / "09-users-zh.png"), full_page=True)
         await page.goto(f"{base}/profile")
-        await page.screenshot(path=str(shots / "09-profile-zh.png"), full_page=True)
+        await page.screenshot(path=str(shots / "10-profile-zh.png"), full_page=True)
 
         # a narrow screen keeps working
         await page.set_viewport_size({"width": 390, "height": 844})
         await page.goto(f"{base}/")
-        await page.screenshot(path=str(shots / "10-dashboard-mobile.png"), full_page=True)
+        await page.screenshot(path=str(shots / "11-dashboard-mobile.png"), full_page=True)
         await page.click(".nav-toggle-btn")
         await page.wait_for_timeout(300)
-        await page.screenshot(path=str(shots / "11-menu-mobile.png"))
+        await page.screenshot(path=str(shots / "12-menu-mobile.png"))
         await page.set_viewport_size({"width": 1366, "height": 900})
 
         # sign out; the sign-in page stays in Chinese
@@ -139,7 +142,7 @@ async def test_staff_flow_in_a_real_browser(browser, client, users, shots):
         await page.wait_for_url(f"{base}/login")
         assert await page.is_visible("text=你已退出登录。")
         assert await page.is_visible("h1:has-text('登录')")
-        await page.screenshot(path=str(shots / "12-signed-out-zh.png"))
+        await page.screenshot(path=str(shots / "13-signed-out-zh.png"))
         await page.goto(f"{base}/users")
         assert "/login" in page.url
 
@@ -149,7 +152,7 @@ async def test_staff_flow_in_a_real_browser(browser, client, users, shots):
         await page.click("button[type=submit].btn-primary")
         await page.wait_for_url(f"{base}/users")
         assert await page.is_visible("text=Access denied") or await page.is_visible("text=无权访问")
-        await page.screenshot(path=str(shots / "13-denied.png"))
+        await page.screenshot(path=str(shots / "14-denied.png"))
         await context.close()
         assert not errors, errors
 
