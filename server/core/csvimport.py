@@ -16,7 +16,9 @@ import re
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from server.core import db
 from server.core.errors import ErrorList, ValidationError
@@ -27,6 +29,7 @@ MAX_ROWS = 100_000
 BOOL_TRUE = {"true", "t", "1", "yes", "y", "是", "对", "已付款", "已支付", "启用", "有效", "active"}
 BOOL_FALSE = {"false", "f", "0", "no", "n", "否", "未付款", "未支付", "停用", "无效", "inactive"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_TIME_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
 
 
 class ImportFileError(ValidationError):
@@ -251,6 +254,24 @@ def read_table(data: bytes, spec: Columns, *, required: Iterable[str] | None = N
     if not rows:
         raise ImportFileError("the file has a header but no rows", code="no_rows", line=header_line)
     return Table(columns=[mapping[i] for i in sorted(mapping)], rows=rows, warnings=warnings)
+
+
+def parse_time(text: str, tz: ZoneInfo) -> datetime:
+    """ISO 8601 (with or without offset) or 'YYYY-MM-DD HH:MM[:SS]' / 'YYYY/M/D H:MM'; a time without
+    an offset is in the merchant's timezone. Answers UTC."""
+    t = text.strip()
+    try:
+        dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
+    except ValueError:
+        for fmt in _TIME_FORMATS:
+            try:
+                dt = datetime.strptime(t, fmt)
+                break
+            except ValueError:
+                continue
+        else:
+            raise
+    return (dt if dt.tzinfo else dt.replace(tzinfo=tz)).astimezone(UTC)
 
 
 def parse_bool(text: str) -> bool:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
@@ -48,6 +48,7 @@ from server.core.csvimport import (
     file_digest,
     finish,
     parse_bool,
+    parse_time,
     read_table,
     savepoint,
 )
@@ -85,7 +86,6 @@ _FIELDS = {"externalId": "external_id", "currency": "currency", "shippingFee": "
            "quantity": "quantity", "unitPrice": "unit_price"}
 _LINE_FIELD = re.compile(r"lines\.(\d+)\.(\w+)")
 _LINE_PREFIX = re.compile(r"^line \d+: ")
-_TIME_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
 MAX_QUANTITY = 1_000_000
 CHUNK = 100          # orders per read-only transaction (checks)
 WRITE_CHUNK = 50     # orders per writing transaction: one savepoint each stays under PostgreSQL's 64 cached
@@ -329,7 +329,7 @@ def _group(row: Row, default: dict | None, known: dict[str, dict | None],
             continue
         if col not in o.values:
             o.values[col], o.src[col] = value, row.line
-        elif o.values[col].casefold() != value.casefold():
+        elif not _same(col, o.values[col], value):
             o.error(row.line, col, "conflict", f"order {ext} has {col} {o.values[col]!r} on line {o.src[col]}, "
                                                f"here {value!r}")
     sku = row.get("sku")
@@ -338,6 +338,18 @@ def _group(row: Row, default: dict | None, known: dict[str, dict | None],
     o.lines.append(LineInput(sku=sku, quantity=_quantity(o, row), unit_price=row.get("unit_price") or None))
     o.line_src.append(row.line)
     return o if fresh else None
+
+
+def _same(column: str, a: str, b: str) -> bool:
+    """Two spellings of one order-level value ('是' and 'true', '10' and '10.00') do not conflict."""
+    try:
+        if column == "paid":
+            return parse_bool(a) == parse_bool(b)
+        if column == "shipping_fee":
+            return Decimal(a) == Decimal(b)
+    except (ValueError, InvalidOperation):
+        pass
+    return a.casefold() == b.casefold()
 
 
 def _quantity(o: _Order, row: Row) -> int | str:
@@ -365,24 +377,6 @@ def _order_level(o: _Order, tz: ZoneInfo) -> None:
             o.paid = parse_bool(o.values["paid"])
         except ValueError:
             o.error(o.src["paid"], "paid", "invalid", f"paid must be true or false (是/否), not {o.values['paid']!r}")
-
-
-def parse_time(text: str, tz: ZoneInfo) -> datetime:
-    """ISO 8601 (with or without offset) or 'YYYY-MM-DD HH:MM[:SS]' / 'YYYY/M/D H:MM'; a time without
-    an offset is in the merchant's timezone. Answers UTC."""
-    t = text.strip()
-    try:
-        dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
-    except ValueError:
-        for fmt in _TIME_FORMATS:
-            try:
-                dt = datetime.strptime(t, fmt)
-                break
-            except ValueError:
-                continue
-        else:
-            raise
-    return (dt if dt.tzinfo else dt.replace(tzinfo=tz)).astimezone(UTC)
 
 
 def _estimate(o: _Order, skus: dict[str, dict], currency: str) -> int | None:
