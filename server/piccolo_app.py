@@ -14,6 +14,7 @@ TABLE_MODULES = [
     "server.channels.tables",
     "server.customers.tables",
     "server.orders.tables",
+    "server.inventory.tables",
 ]
 
 APP_CONFIG = AppConfig(

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from server.core import db
 from server.core.actor import Actor
+from server.inventory import service as inventory
 from server.orders import status as st
 
 
@@ -46,4 +47,5 @@ async def release_unmatched(actor: Actor, listings: list[dict]) -> list[int]:
                 "INSERT INTO order_event (order_id, merchant_id, kind, actor_label, message) VALUES ($1, $2, $3, $4, $5)",
                 order["id"], order["merchant_id"], "hold_released", actor.label, "every line now matches a SKU")
         released.append(order["id"])
+    await inventory.reconcile_orders(actor, released)
     return released

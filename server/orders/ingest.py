@@ -14,12 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from server.channels.connectors.base import FetchedOrder, NormalizedOrder, PaymentStatus
 from server.core import db
+from server.core.actor import system
 from server.customers import normalize
+from server.inventory import service as inventory
 from server.orders import status as st
 
 log = logging.getLogger("oms.ingest")
@@ -109,6 +111,7 @@ async def _ingest_batch(channel: dict, batch: list[FetchedOrder], source: str, a
     if to_update:
         res.order_ids += await _update(channel, to_update, actor_label)
         res.updated = len(to_update)
+    await inventory.reconcile_orders(replace(system(mid, "ingest"), label=actor_label), res.order_ids)
     return res
 
 

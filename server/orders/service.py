@@ -21,6 +21,7 @@ from server.core import clock, db
 from server.core.actor import Actor
 from server.core.errors import Conflict, ErrorList, NotFound, ValidationError
 from server.core.money import to_minor
+from server.inventory import service as inventory
 from server.orders import ingest, queries
 from server.orders import status as st
 
@@ -154,6 +155,7 @@ async def create_order(actor: Actor, data: OrderInput, *, source: str = "api") -
         (oid,) = await ingest._create(channel, [order], listing, source, actor.label, [key])
         await audit.record(actor, "order.create", "order", oid, after={"external_id": ext, "channel": channel["name"],
                                                                        "source": source})
+        await inventory.reconcile_orders(actor, [oid])
     return await queries.get_order(actor, oid), True
 
 
@@ -182,6 +184,7 @@ async def cancel_order(actor: Actor, order_id: int, reason: str = "") -> dict:
         updated = await st.transition(actor, order, st.S.CANCELLED, kind="cancelled",
                                       message=reason or "cancelled by staff", data={"reason": reason},
                                       extra_sets={"cancelled_at": clock.now(), "hold_reasons": []})
+        await inventory.reconcile_orders(actor, [order["id"]])
     return updated
 
 

@@ -1,0 +1,462 @@
+"""Reservations that never oversell: one idempotent reconciliation for every order change.
+
+`reconcile_orders(actor, order_ids)` looks at what each order's lines should hold, given the order's
+status and payment, and makes it so — reserve, release, or deduct on shipment — so every code path
+(ingest, partner/staff order creation, cancel, hold release, mark shipped, stock arriving) just calls
+it, as often as it likes.
+
+Locking (deadlock-free, I1 under any concurrency):
+- orders are locked first (by id), then stock_level rows, all of them in ONE statement ordered by id,
+  once per transaction; availability is read under those locks, so the allocation decided in Python
+  is exact and the writes cannot fail — the conditional UPDATE in ledger.apply re-checks it anyway,
+  and the table's CHECK constraint is the last line;
+- a (warehouse, SKU) row that does not exist yet is created (zero) before the locks are taken, so a
+  receipt racing an order always meets it on the same row lock: either the order sees the receipt,
+  or the receipt's backorder pass sees the order held;
+- passes that run when stock is already locked (backorders after a receipt or a release) take further
+  order and stock locks with SKIP LOCKED only — they never wait while holding a lock out of order.
+
+Backorders are released in the transaction that frees the stock (receipt, positive adjustment,
+cancellation; later transfers and returns): the receipt and the reservations it enables commit
+together, in a deterministic order (order priority, then paid time, then id), and no worker, queue
+or Redis needs to be up for a receipt to reach waiting orders. `release_backorders` is the same pass
+as a command, for an order skipped because another transaction held it at that instant.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from server.auth import policy
+from server.core import db
+from server.core.actor import Actor
+from server.core.errors import DomainError, NotFound, ValidationError
+from server.core.pagination import Page, decode_cursor, encode_cursor
+from server.inventory import ledger
+from server.inventory.allocation import Candidate, LineDemand, choose_allocation, total_needs
+from server.orders import status as st
+
+S = st.OrderStatus
+HOLD = "out_of_stock"
+# holds under which an order reserves nothing: its lines cannot be allocated yet
+NO_RESERVE_HOLDS = frozenset({"unmatched_sku"})
+DEDUCTED = frozenset({S.SHIPPED, S.DELIVERED, S.COMPLETED})
+BACKORDER_CHUNK = 100
+BACKORDER_MAX = 5000           # orders looked at per pass; release_backorders continues the rest
+
+
+class InsufficientStock(DomainError):
+    code = "insufficient_stock"
+    status = 409
+
+
+@dataclass
+class Demand:
+    lines: list[LineDemand] = field(default_factory=list)
+    unmatched: bool = False
+    codes: dict[int, str] = field(default_factory=dict)
+
+
+async def _warehouses(merchant_id: int) -> list[dict]:
+    rows = await db.fetch(
+        """SELECT w.id, w.code, w.priority, w.active, w.serves_all_channels,
+                  coalesce(array_agg(wc.channel_id) FILTER (WHERE wc.channel_id IS NOT NULL), '{}') AS channel_ids
+           FROM warehouse w LEFT JOIN warehouse_channel wc ON wc.warehouse_id = w.id
+           WHERE w.merchant_id = $1 GROUP BY w.id ORDER BY w.id""", merchant_id)
+    return [dict(r) for r in rows]
+
+
+def _eligible(warehouses: list[dict], channel_id: int) -> list[dict]:
+    return [w for w in warehouses
+            if w["active"] and (w["serves_all_channels"] or channel_id in w["channel_ids"])]
+
+
+async def demands(order_ids: list[int]) -> dict[int, Demand]:
+    """What each order's lines need: kits expanded into components, refunded units left out."""
+    rows = await db.fetch(
+        """SELECT ol.order_id, ol.id AS line_id, ol.line_no, ol.sku_id,
+                  greatest(ol.quantity - ol.refunded_quantity, 0) AS qty,
+                  coalesce(c.component_sku_id, ol.sku_id) AS need_sku, coalesce(c.quantity, 1) AS per_unit,
+                  coalesce(cs.code, s.code) AS need_code
+           FROM order_line ol
+           LEFT JOIN sku s ON s.id = ol.sku_id
+           LEFT JOIN sku_component c ON s.is_kit AND c.kit_sku_id = s.id
+           LEFT JOIN sku cs ON cs.id = c.component_sku_id
+           WHERE ol.order_id = ANY($1::bigint[])
+           ORDER BY ol.order_id, ol.line_no, need_sku""", order_ids)
+    out: dict[int, Demand] = {oid: Demand() for oid in order_ids}
+    needs: dict[tuple[int, int, int], dict[int, int]] = {}
+    for r in rows:
+        d = out[r["order_id"]]
+        if r["sku_id"] is None:
+            d.unmatched = True
+            continue
+        if r["qty"] <= 0:
+            continue
+        per_line = needs.setdefault((r["order_id"], r["line_id"], r["line_no"]), {})
+        per_line[r["need_sku"]] = per_line.get(r["need_sku"], 0) + r["qty"] * r["per_unit"]
+        d.codes[r["need_sku"]] = r["need_code"]
+    for (oid, line_id, line_no), n in needs.items():
+        out[oid].lines.append(LineDemand(line_id=line_id, line_no=line_no, needs=n))
+    return out
+
+
+def _action(order: dict, demand: Demand) -> str:
+    status = S(order["status"])
+    if status in DEDUCTED:
+        return "ship"
+    if status == S.PARTIALLY_SHIPPED:
+        return "keep"      # which lines left is a shipment's business (fulfilment issue); hold what is held
+    if (status in st.PAYABLE and order["payment_status"] != "refunded" and not demand.unmatched
+            and not NO_RESERVE_HOLDS & set(order["hold_reasons"])):
+        return "reserve"
+    return "release"
+
+
+def _satisfied(demand: Demand, live: list[dict]) -> bool:
+    want = {(ln.line_id, sku): qty for ln in demand.lines for sku, qty in ln.needs.items()}
+    have = {(r["order_line_id"], r["sku_id"]): r["quantity"] for r in live}
+    return want == have and len(have) == len(live)
+
+
+@dataclass
+class _Writes:
+    """Everything one reconciliation decided, written in a few set-based statements."""
+
+    actor: Actor
+    moves: list[ledger.Move] = field(default_factory=list)
+    new: list[tuple] = field(default_factory=list)
+    ended: list[tuple[int, str]] = field(default_factory=list)
+    events: list[tuple[int, str, str, str]] = field(default_factory=list)
+    holds: list[tuple[dict, bool, str, dict]] = field(default_factory=list)
+    freed: set[int] = field(default_factory=set)
+    released_holds: list[int] = field(default_factory=list)
+
+    def end(self, order: dict, live: list[dict], shipped: bool) -> None:
+        if not live:
+            return
+        kind = "shipment" if shipped else "release"
+        for r in live:
+            self.ended.append((r["id"], "shipped" if shipped else "released"))
+            self.moves.append(ledger.Move(
+                r["stock_level_id"], r["warehouse_id"], r["sku_id"], kind,
+                on_hand_delta=-r["quantity"] if shipped else 0, reserved_delta=-r["quantity"],
+                reason=f"order {order['status'].replace('_', ' ')}", reference=order["order_number"],
+                order_id=order["id"], order_line_id=r["order_line_id"]))
+            if not shipped:
+                self.freed.add(r["sku_id"])
+        self.events.append((order["id"], "stock_shipped" if shipped else "stock_released",
+                            "reserved stock left with the shipment" if shipped
+                            else f"reserved stock released (order {order['status'].replace('_', ' ')})", "{}"))
+
+    def reserve(self, order: dict, line: LineDemand, sku: int, warehouse_id: int, level_id: int, qty: int) -> None:
+        self.new.append((order["id"], line.line_id, sku, warehouse_id, level_id, qty))
+        self.moves.append(ledger.Move(level_id, warehouse_id, sku, "reservation", reserved_delta=qty,
+                                      reference=order["order_number"], order_id=order["id"],
+                                      order_line_id=line.line_id))
+
+    async def flush(self, merchant_id: int) -> None:
+        await ledger.apply(merchant_id, self.actor.label, self.moves)
+        if self.ended:
+            await db.execute(
+                """UPDATE reservation r SET status = u.status, updated_at = now()
+                   FROM unnest($1::bigint[], $2::text[]) AS u(id, status) WHERE r.id = u.id""",
+                [e[0] for e in self.ended], [e[1] for e in self.ended])
+        if self.new:
+            await db.execute(
+                """INSERT INTO reservation (merchant_id, order_id, order_line_id, sku_id, warehouse_id,
+                                            stock_level_id, quantity)
+                   SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
+                                            $7::int[])""",
+                merchant_id, *(list(c) for c in zip(*self.new, strict=True)))
+        if self.events:
+            await db.execute(
+                """INSERT INTO order_event (order_id, merchant_id, kind, actor_label, message, data)
+                   SELECT e.o, $1, e.k, $2, e.m, e.d::jsonb
+                   FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[]) AS e(o, k, m, d)""",
+                merchant_id, self.actor.label, *(list(c) for c in zip(*self.events, strict=True)))
+        for order, hold, message, data in self.holds:
+            await _set_hold(self.actor, order, hold, message, data)
+
+
+async def _set_hold(actor: Actor, order: dict, hold: bool, message: str, data: dict) -> None:
+    """Add or remove the out_of_stock hold: through the status machine when the status changes."""
+    reasons = [h for h in order["hold_reasons"] if h != HOLD] + ([HOLD] if hold else [])
+    kind = "held" if hold else "hold_released"
+    if hold and order["status"] != S.ON_HOLD:
+        await st.transition(actor, order, S.ON_HOLD, kind=kind, message=message, data=data,
+                            extra_sets={"hold_reasons": reasons})
+    elif not hold and order["status"] == S.ON_HOLD and not reasons:
+        await st.transition(actor, order, S.AWAITING_REVIEW, kind=kind, message=message, data=data,
+                            extra_sets={"hold_reasons": reasons})
+    else:
+        await db.execute("UPDATE sales_order SET hold_reasons = $2, version = version + 1, updated_at = now() "
+                         "WHERE id = $1", order["id"], reasons)
+        await db.execute(
+            """INSERT INTO order_event (order_id, merchant_id, kind, actor_label, message, data)
+               VALUES ($1, $2, $3, $4, $5, $6::jsonb)""",
+            order["id"], order["merchant_id"], kind, actor.label, message, db.dumps(data))
+
+
+def _shortage(demand: Demand, candidates: list[Candidate]) -> dict[str, dict]:
+    short = {}
+    for sku, qty in total_needs(demand.lines).items():
+        best = max((c.available.get(sku, 0) for c in candidates), default=0)
+        if qty > best:
+            short[demand.codes.get(sku, str(sku))] = {
+                "needed": qty, "available": sum(c.available.get(sku, 0) for c in candidates)}
+    return short
+
+
+async def reconcile_orders(actor: Actor, order_ids: list[int]) -> None:
+    """Make each order's reservations match its status and payment (idempotent; see module doc).
+
+    Runs in the caller's transaction (or its own). No permission of its own: it is the consequence of
+    an order change the caller was allowed to make, confined to the actor's merchant. Orders are
+    handled in the given order (it decides who gets the last unit); locks are taken by id. A merchant
+    without any warehouse does not track stock: nothing happens.
+    """
+    await _reconcile(actor, order_ids, wait=True)
+
+
+async def _reconcile(actor: Actor, order_ids: Iterable[int], *, wait: bool) -> list[int]:
+    """Returns the ids of orders whose out_of_stock hold was released."""
+    mid = policy.tenant(actor)
+    wanted = list(dict.fromkeys(int(i) for i in order_ids))
+    if not wanted:
+        return []
+    skip = "" if wait else " SKIP LOCKED"
+    async with db.transaction():
+        warehouses = await _warehouses(mid)
+        if not warehouses:
+            return []
+        lock_orders = ("SELECT id, merchant_id, channel_id, order_number, status, payment_status, "  # noqa: S608
+                       "hold_reasons, "
+                       "priority, paid_at FROM sales_order WHERE merchant_id = $1 AND id = ANY($2::bigint[]) "
+                       "ORDER BY id FOR UPDATE" + skip)
+        orders = {r["id"]: dict(r) for r in await db.fetch(lock_orders, mid, wanted)}
+        if not orders:
+            return []
+        need = await demands(list(orders))
+        live: dict[int, list[dict]] = {}
+        for r in await db.fetch(
+                "SELECT * FROM reservation WHERE order_id = ANY($1::bigint[]) AND status = 'reserved' ORDER BY id",
+                list(orders)):
+            live.setdefault(r["order_id"], []).append(dict(r))
+
+        plan: dict[int, str] = {}
+        skus: set[int] = set()
+        held_levels: set[int] = set()
+        for oid, order in orders.items():
+            action = _action(order, need[oid])
+            if action == "reserve" and _satisfied(need[oid], live.get(oid, [])):
+                action = "satisfied"
+            plan[oid] = action
+            if action == "reserve":
+                skus.update(total_needs(need[oid].lines))
+            if action in ("reserve", "release", "ship"):
+                held_levels.update(r["stock_level_id"] for r in live.get(oid, []))
+
+        active = [w["id"] for w in warehouses if w["active"]]
+        levels: dict[int, dict] = {}
+        if skus or held_levels:
+            if wait and skus and active:
+                await db.execute(
+                    """INSERT INTO stock_level (merchant_id, warehouse_id, sku_id)
+                       SELECT $1, w, s FROM unnest($2::bigint[]) AS w CROSS JOIN unnest($3::bigint[]) AS s
+                       ORDER BY w, s ON CONFLICT (warehouse_id, sku_id) DO NOTHING""",
+                    mid, active, sorted(skus))
+            levels = {r["id"]: dict(r) for r in await db.fetch(
+                """SELECT id, warehouse_id, sku_id, on_hand, reserved FROM stock_level
+                   WHERE merchant_id = $1 AND (id = ANY($2::bigint[])
+                         OR (sku_id = ANY($3::bigint[]) AND warehouse_id = ANY($4::bigint[])))
+                   ORDER BY id FOR UPDATE""" + skip,  # noqa: S608 - fixed fragments
+                mid, sorted(held_levels), sorted(skus), active)}
+        avail = {lid: r["on_hand"] - r["reserved"] for lid, r in levels.items()}
+        by_key = {(r["warehouse_id"], r["sku_id"]): lid for lid, r in levels.items()}
+        codes = {w["id"]: w["code"] for w in warehouses}
+
+        w = _Writes(actor)
+        for oid in wanted:
+            order = orders.get(oid)
+            if order is None:
+                continue            # another merchant's id, or locked by someone else in a SKIP LOCKED pass
+            action, mine, demand = plan[oid], live.get(oid, []), need[oid]
+            if any(r["stock_level_id"] not in levels for r in mine) and action in ("reserve", "release", "ship"):
+                continue            # a level another transaction holds (SKIP LOCKED pass): leave it for later
+            holding = HOLD in order["hold_reasons"]
+            if action == "keep":
+                continue
+            if action == "satisfied":
+                if holding:
+                    w.holds.append((order, False, "stock is reserved", {"released": HOLD}))
+                    w.released_holds.append(oid)
+                continue
+            if action in ("ship", "release"):
+                w.end(order, mine, shipped=action == "ship")
+                for r in mine:
+                    avail[r["stock_level_id"]] += 0 if action == "ship" else r["quantity"]
+                if action == "release" and holding and S(order["status"]) in st.OPEN:
+                    w.holds.append((order, False, "nothing to reserve while the order cannot be allocated",
+                                    {"released": HOLD}))
+                continue
+            # reserve: start from a clean slate if what is held no longer matches the lines
+            w.end(order, mine, shipped=False)
+            for r in mine:
+                avail[r["stock_level_id"]] += r["quantity"]
+            candidates = [
+                Candidate(wh["id"], wh["code"], wh["priority"],
+                          {sku: avail.get(by_key.get((wh["id"], sku), -1), 0) for sku in total_needs(demand.lines)})
+                for wh in _eligible(warehouses, order["channel_id"])]
+            allocation = choose_allocation(order, demand.lines, candidates)
+            if allocation is None:
+                if not holding:
+                    short = _shortage(demand, candidates)
+                    text = ", ".join(f"{code} needs {v['needed']}, {v['available']} available"
+                                     for code, v in short.items())
+                    w.holds.append((order, True, f"not enough stock: {text}" if text else "not enough stock",
+                                    {"hold": HOLD, "short": short}))
+                continue
+            per_wh: dict[str, list[int]] = {}
+            for ln in demand.lines:
+                wh_id = allocation[ln.line_id]
+                per_wh.setdefault(codes[wh_id], []).append(ln.line_no)
+                for sku, qty in sorted(ln.needs.items()):
+                    level_id = by_key[(wh_id, sku)]
+                    avail[level_id] -= qty
+                    w.reserve(order, ln, sku, wh_id, level_id, qty)
+            if demand.lines:
+                w.events.append((oid, "stock_reserved", "stock reserved in " + ", ".join(per_wh),
+                                 db.dumps({"warehouses": per_wh})))
+            if holding:
+                w.holds.append((order, False, "stock arrived and is reserved", {"released": HOLD}))
+                w.released_holds.append(oid)
+        await w.flush(mid)
+        if wait and w.freed:
+            await _release_backorders(actor, sorted(w.freed), exclude=list(orders))
+    return w.released_holds
+
+
+async def _any_available(merchant_id: int, sku_ids: list[int]) -> bool:
+    return bool(await db.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM stock_level l JOIN warehouse w ON w.id = l.warehouse_id AND w.active
+                          WHERE l.merchant_id = $1 AND l.sku_id = ANY($2::bigint[]) AND l.on_hand > l.reserved)""",
+        merchant_id, sku_ids))
+
+
+async def _release_backorders(actor: Actor, sku_ids: list[int], *, exclude: list[int] | None = None) -> list[int]:
+    """Reserve for orders held out_of_stock that need any of `sku_ids` (directly or as a kit
+    component): highest order priority first, then the oldest paid, while any of that stock is left.
+    Runs where stock locks may already be held, so it only ever takes locks with SKIP LOCKED."""
+    mid = policy.tenant(actor)
+    seen = list(exclude or [])
+    released: list[int] = []
+    looked = 0
+    while looked < BACKORDER_MAX and await _any_available(mid, sku_ids):
+        rows = await db.fetch(
+            """SELECT o.id FROM sales_order o
+               WHERE o.merchant_id = $1 AND o.hold_reasons <> '{}' AND o.hold_reasons @> ARRAY[$2]::text[]
+                 AND o.status = 'on_hold' AND NOT (o.id = ANY($3::bigint[]))
+                 AND EXISTS (SELECT 1 FROM order_line ol
+                             WHERE ol.order_id = o.id
+                               AND (ol.sku_id = ANY($4::bigint[])
+                                    OR EXISTS (SELECT 1 FROM sku_component c WHERE c.kit_sku_id = ol.sku_id
+                                                 AND c.component_sku_id = ANY($4::bigint[]))))
+               ORDER BY o.priority DESC, o.paid_at ASC NULLS LAST, o.id
+               LIMIT $5 FOR UPDATE OF o SKIP LOCKED""", mid, HOLD, seen, sku_ids, BACKORDER_CHUNK)
+        if not rows:
+            break
+        ids = [r["id"] for r in rows]
+        released += await _reconcile(actor, ids, wait=False)
+        seen += ids
+        looked += len(ids)
+    return released
+
+
+async def release_backorders(actor: Actor, skus: list[str | int] | None = None) -> list[int]:
+    """Retry orders held out_of_stock (for these SKUs, or all with available stock). Returns the
+    released order ids. The same pass runs by itself whenever stock is received or freed."""
+    policy.authorize(actor, "inventory.adjust")
+    mid = policy.tenant(actor)
+    async with db.transaction():
+        if skus:
+            from server.inventory.stock import resolve_skus  # noqa: PLC0415 - stock imports this module
+
+            sku_ids = sorted(s["id"] for s in await resolve_skus(actor, skus))
+        else:
+            sku_ids = [r["sku_id"] for r in await db.fetch(
+                "SELECT DISTINCT sku_id FROM stock_level WHERE merchant_id = $1 AND on_hand > reserved ORDER BY 1",
+                mid)]
+        return await _release_backorders(actor, sku_ids) if sku_ids else []
+
+
+async def mark_shipped(actor: Actor, order_id: int, carrier: str, tracking_number: str) -> dict:
+    """For merchants who ship outside the system: the order becomes shipped (status machine, timeline,
+    audit) and its reserved stock leaves on hand (shipment movements)."""
+    policy.authorize(actor, "fulfillment.ship")
+    carrier, tracking_number = (carrier or "").strip(), (tracking_number or "").strip()
+    errors = [ValidationError(f"{name} is required", code="required", field=name)
+              for name, value in (("carrier", carrier), ("trackingNumber", tracking_number)) if not value]
+    if errors:
+        raise errors[0] if len(errors) == 1 else ValidationError("carrier and tracking number are required",
+                                                                 code="required", field="carrier")
+    async with db.transaction():
+        order = await _locked_order(actor, order_id)
+        if order["status"] in DEDUCTED:
+            raise st.InvalidTransition(f"order {order['order_number']} is already {order['status']}",
+                                       code="already_shipped", field="id")
+        if order["status"] == S.ON_HOLD:
+            raise st.InvalidTransition(
+                f"order {order['order_number']} is on hold ({', '.join(order['hold_reasons'])}); "
+                "release the hold before shipping", code="order_on_hold", field="id")
+        if order["status"] not in st.PAYABLE:
+            raise st.InvalidTransition(f"an order that is {order['status'].replace('_', ' ')} cannot be shipped",
+                                       field="id")
+        await reconcile_orders(actor, [order["id"]])          # reserve now if it was not yet
+        order = await _locked_order(actor, order_id)
+        if HOLD in order["hold_reasons"]:
+            event = await db.fetchval("SELECT message FROM order_event WHERE order_id = $1 ORDER BY id DESC LIMIT 1",
+                                      order["id"])
+            raise InsufficientStock(f"order {order['order_number']} cannot ship: {event}", field="id")
+        shipped = await st.transition(actor, order, S.SHIPPED, kind="shipped",
+                                      message=f"shipped outside the system: {carrier} {tracking_number}",
+                                      data={"carrier": carrier, "tracking_number": tracking_number})
+        await reconcile_orders(actor, [order["id"]])          # deducts the reserved stock
+    return shipped
+
+
+async def _locked_order(actor: Actor, order_id: int) -> dict:
+    row = await db.fetchrow("SELECT * FROM sales_order WHERE id = $1 AND merchant_id = $2 FOR UPDATE",
+                            int(order_id), policy.tenant(actor))
+    if row is None:
+        raise NotFound("order not found", field="id")
+    return dict(row)
+
+
+async def list_reservations(actor: Actor, *, order_id: int | None = None, sku: str | int | None = None,
+                            status: str | None = "reserved", first: int = 50, after: str | None = None) -> Page:
+    """Reservations, newest first, with warehouse and SKU codes and the order number."""
+    policy.authorize(actor, "inventory.view")
+    where, args = ["r.merchant_id = $1"], [policy.tenant(actor)]
+    if order_id is not None:
+        args.append(int(order_id))
+        where.append(f"r.order_id = ${len(args)}")
+    if sku is not None:
+        from server.inventory.stock import resolve_skus  # noqa: PLC0415
+
+        args.append((await resolve_skus(actor, [sku]))[0]["id"])
+        where.append(f"r.sku_id = ${len(args)}")
+    if status:
+        args.append(status)
+        where.append(f"r.status = ${len(args)}")
+    if after:
+        args.append(int(decode_cursor(after)[0]))
+        where.append(f"r.id < ${len(args)}")
+    first = max(1, min(first, 500))
+    rows = await db.fetch(
+        f"""SELECT r.*, w.code AS warehouse_code, s.code AS sku_code, o.order_number
+            FROM reservation r JOIN warehouse w ON w.id = r.warehouse_id JOIN sku s ON s.id = r.sku_id
+            JOIN sales_order o ON o.id = r.order_id
+            WHERE {' AND '.join(where)} ORDER BY r.id DESC LIMIT {first + 1}""", *args)  # noqa: S608 - fixed fragments
+    return Page(items=[dict(r) for r in rows[:first]], has_next=len(rows) > first,
+                cursor=lambda r: encode_cursor(r["id"]))
