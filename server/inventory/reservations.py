@@ -5,16 +5,21 @@ status and payment, and makes it so — reserve, release, or deduct on shipment 
 (ingest, partner/staff order creation, cancel, hold release, mark shipped, stock arriving) just calls
 it, as often as it likes.
 
-Locking (deadlock-free, I1 under any concurrency):
-- orders are locked first (by id), then stock_level rows, all of them in ONE statement ordered by id,
-  once per transaction; availability is read under those locks, so the allocation decided in Python
-  is exact and the writes cannot fail — the conditional UPDATE in ledger.apply re-checks it anyway,
-  and the table's CHECK constraint is the last line;
+Locking (deadlock-free, I1 under any concurrency). The rule: a transaction may wait for locks only
+until it takes its first stock_level lock; from then on it never waits for anything.
+- orders are locked first (by id); then the order-count rows (order_status_count, kept by a trigger
+  on sales_order and locked until commit by every status change) that a hold or its release will
+  touch, in status order; then the stock_level rows, all of them in ONE statement ordered by id.
+  Availability is read under those locks, so the allocation decided in Python is exact and the
+  writes cannot fail — the conditional UPDATE in ledger.apply re-checks it anyway, and the table's
+  CHECK constraint is the last line;
 - a (warehouse, SKU) row that does not exist yet is created (zero) before the locks are taken, so a
   receipt racing an order always meets it on the same row lock: either the order sees the receipt,
   or the receipt's backorder pass sees the order held;
 - passes that run when stock is already locked (backorders after a receipt or a release) take further
-  order and stock locks with SKIP LOCKED only — they never wait while holding a lock out of order.
+  order and stock locks with SKIP LOCKED and the order-count rows with NOWAIT — when another
+  transaction holds them the pass leaves those orders for the next one (receipts take the count rows
+  up front, so a receipt's own pass is never skipped for that).
 
 Backorders are released in the transaction that frees the stock (receipt, positive adjustment,
 cancellation; later transfers and returns): the receipt and the reservations it enables commit
@@ -26,6 +31,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+import asyncpg
 
 from server.auth import policy
 from server.core import db
@@ -111,6 +118,31 @@ def _action(order: dict, demand: Demand) -> str:
             and not NO_RESERVE_HOLDS & set(order["hold_reasons"])):
         return "reserve"
     return "release"
+
+
+HOLD_STATUSES = (S.AWAITING_REVIEW.value, S.ON_HOLD.value)   # the two sides of holding and releasing
+
+
+async def lock_order_counts(merchant_id: int, statuses: Iterable[str], *, nowait: bool = False) -> bool:
+    """Lock the merchant's order-count rows for `statuses` (in status order) before stock locks, so
+    status changes made after them never wait. With nowait, answer False instead of waiting."""
+    wanted = sorted(set(statuses))
+    if not nowait:
+        await db.execute(
+            """INSERT INTO order_status_count (merchant_id, status, count)
+               SELECT $1, s, 0 FROM unnest($2::text[]) AS s ORDER BY s
+               ON CONFLICT (merchant_id, status) DO UPDATE SET count = order_status_count.count""",
+            merchant_id, wanted)
+        return True
+    savepoint = await db.DB.current_transaction.get().savepoint()
+    try:
+        got = await db.fetch("SELECT status FROM order_status_count WHERE merchant_id = $1 AND status = ANY($2::text[]) "
+                             "ORDER BY status FOR UPDATE NOWAIT", merchant_id, wanted)
+    except asyncpg.LockNotAvailableError:
+        await savepoint.rollback_to()
+        return False
+    await savepoint.release()
+    return len(got) == len(wanted)
 
 
 def _satisfied(demand: Demand, live: list[dict]) -> bool:
@@ -247,6 +279,7 @@ async def _reconcile(actor: Actor, order_ids: Iterable[int], *, wait: bool) -> l
         plan: dict[int, str] = {}
         skus: set[int] = set()
         held_levels: set[int] = set()
+        may_change: set[str] = set()
         for oid, order in orders.items():
             action = _action(order, need[oid])
             if action == "reserve" and _satisfied(need[oid], live.get(oid, [])):
@@ -256,14 +289,20 @@ async def _reconcile(actor: Actor, order_ids: Iterable[int], *, wait: bool) -> l
                 skus.update(total_needs(need[oid].lines))
             if action in ("reserve", "release", "ship"):
                 held_levels.update(r["stock_level_id"] for r in live.get(oid, []))
+            if action in ("reserve", "satisfied") or HOLD in order["hold_reasons"]:
+                may_change.add(order["status"])
+        if may_change and not await lock_order_counts(mid, may_change | set(HOLD_STATUSES), nowait=not wait):
+            return []           # a SKIP LOCKED pass that would have to wait: leave these orders for later
 
         active = [w["id"] for w in warehouses if w["active"]]
         levels: dict[int, dict] = {}
         if skus or held_levels:
             if wait and skus and active:
+                # only the missing rows: inserting over an existing row would wait for its updater
                 await db.execute(
                     """INSERT INTO stock_level (merchant_id, warehouse_id, sku_id)
                        SELECT $1, w, s FROM unnest($2::bigint[]) AS w CROSS JOIN unnest($3::bigint[]) AS s
+                       WHERE NOT EXISTS (SELECT 1 FROM stock_level l WHERE l.warehouse_id = w AND l.sku_id = s)
                        ORDER BY w, s ON CONFLICT (warehouse_id, sku_id) DO NOTHING""",
                     mid, active, sorted(skus))
             levels = {r["id"]: dict(r) for r in await db.fetch(
@@ -344,26 +383,39 @@ async def _any_available(merchant_id: int, sku_ids: list[int]) -> bool:
         merchant_id, sku_ids))
 
 
+WAITING = """FROM sales_order o
+               WHERE o.merchant_id = $1 AND o.hold_reasons <> '{}' AND o.hold_reasons @> ARRAY['out_of_stock']::text[]
+                 AND o.status = 'on_hold' AND NOT (o.id = ANY($3::bigint[]))
+                 AND EXISTS (SELECT 1 FROM order_line ol
+                             WHERE ol.order_id = o.id
+                               AND (ol.sku_id = ANY($2::bigint[])
+                                    OR EXISTS (SELECT 1 FROM sku_component c WHERE c.kit_sku_id = ol.sku_id
+                                                 AND c.component_sku_id = ANY($2::bigint[]))))"""
+
+
+async def backorders_waiting(merchant_id: int, sku_ids: list[int]) -> bool:
+    """Are orders held out_of_stock for any of these SKUs (directly or as kit components)?"""
+    return bool(await db.fetchval(f"SELECT EXISTS (SELECT 1 {WAITING})", merchant_id, sku_ids, []))  # noqa: S608
+
+
 async def _release_backorders(actor: Actor, sku_ids: list[int], *, exclude: list[int] | None = None) -> list[int]:
     """Reserve for orders held out_of_stock that need any of `sku_ids` (directly or as a kit
     component): highest order priority first, then the oldest paid, while any of that stock is left.
-    Runs where stock locks may already be held, so it only ever takes locks with SKIP LOCKED."""
+    Runs where stock locks may already be held, so it never waits: order and stock rows with SKIP
+    LOCKED, the order-count rows with NOWAIT (the whole pass is left for later if they are busy)."""
     mid = policy.tenant(actor)
     seen = list(exclude or [])
     released: list[int] = []
     looked = 0
+    if not await _any_available(mid, sku_ids) or not await backorders_waiting(mid, sku_ids):
+        return released
+    if not await lock_order_counts(mid, HOLD_STATUSES, nowait=True):
+        return released
     while looked < BACKORDER_MAX and await _any_available(mid, sku_ids):
         rows = await db.fetch(
-            """SELECT o.id FROM sales_order o
-               WHERE o.merchant_id = $1 AND o.hold_reasons <> '{}' AND o.hold_reasons @> ARRAY[$2]::text[]
-                 AND o.status = 'on_hold' AND NOT (o.id = ANY($3::bigint[]))
-                 AND EXISTS (SELECT 1 FROM order_line ol
-                             WHERE ol.order_id = o.id
-                               AND (ol.sku_id = ANY($4::bigint[])
-                                    OR EXISTS (SELECT 1 FROM sku_component c WHERE c.kit_sku_id = ol.sku_id
-                                                 AND c.component_sku_id = ANY($4::bigint[]))))
+            f"""SELECT o.id {WAITING}
                ORDER BY o.priority DESC, o.paid_at ASC NULLS LAST, o.id
-               LIMIT $5 FOR UPDATE OF o SKIP LOCKED""", mid, HOLD, seen, sku_ids, BACKORDER_CHUNK)
+               LIMIT $4 FOR UPDATE OF o SKIP LOCKED""", mid, sku_ids, seen, BACKORDER_CHUNK)  # noqa: S608
         if not rows:
             break
         ids = [r["id"] for r in rows]
@@ -412,6 +464,7 @@ async def mark_shipped(actor: Actor, order_id: int, carrier: str, tracking_numbe
         if order["status"] not in st.PAYABLE:
             raise st.InvalidTransition(f"an order that is {order['status'].replace('_', ' ')} cannot be shipped",
                                        field="id")
+        await lock_order_counts(order["merchant_id"], {order["status"], S.SHIPPED.value, *HOLD_STATUSES})
         await reconcile_orders(actor, [order["id"]])          # reserve now if it was not yet
         order = await _locked_order(actor, order_id)
         if HOLD in order["hold_reasons"]:

@@ -108,6 +108,8 @@ async def update_warehouse(actor: Actor, ref: str | int, data: dict[str, Any]) -
     policy.authorize(actor, "inventory.manage")
     clean = _clean(data, partial=True)
     channel_ids = await _channel_ids(actor, data["channels"]) if data.get("channels") is not None else None
+    if channel_ids is not None and "serves_all_channels" not in clean:
+        clean["serves_all_channels"] = not channel_ids    # naming channels means serving only those
     async with db.transaction():
         before = await resolve_warehouse(actor, ref, lock=True)
         row = before
