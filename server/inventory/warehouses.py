@@ -130,7 +130,19 @@ async def update_warehouse(actor: Actor, ref: str | int, data: dict[str, Any]) -
             b["channel_ids"], a["channel_ids"] = before["channel_ids"], channel_ids
         if a:
             await audit.record(actor, "warehouse.update", "warehouse", before["id"], before=b, after=a)
+        if {"active", "serves_all_channels", "channel_ids"} & set(a) and row["active"]:
+            await _stock_became_reachable(actor, before["id"])
     return (await _with_channels([row]))[0]
+
+
+async def _stock_became_reachable(actor: Actor, warehouse_id: int) -> None:
+    """An activated warehouse, or one serving more channels, may fill orders waiting for stock."""
+    from server.inventory import reservations  # noqa: PLC0415 - reservations use warehouses' tables only
+
+    skus = [r["sku_id"] for r in await db.fetch(
+        "SELECT sku_id FROM stock_level WHERE warehouse_id = $1 AND on_hand > reserved ORDER BY sku_id", warehouse_id)]
+    if skus:
+        await reservations._release_backorders(actor, skus)
 
 
 async def resolve_warehouse(actor: Actor, ref: str | int, *, lock: bool = False) -> dict:

@@ -106,7 +106,11 @@ async def test_warehouses_serve_only_their_channels(merchant):
     web_order = await place(actor, "W-1", ("TEA", 2))                  # BJ's stock is not for Web
     assert await state(web_order["id"]) == ("on_hold", ["out_of_stock"])
     await inventory.update_warehouse(actor, "SZ", {"active": False})
-    assert await state((await place(actor, "W-2", ("TEA", 1)))["id"]) == ("on_hold", ["out_of_stock"])
+    late = await place(actor, "W-2", ("TEA", 1))
+    assert await state(late["id"]) == ("on_hold", ["out_of_stock"])
+    # BJ starts serving Web too: its 3 spare units go to the waiting Web orders, oldest first
+    await inventory.update_warehouse(actor, "BJ", {"channels": ["Store", "Web"]})
+    assert await held(web_order["id"]) == [("TEA", "BJ", 2)] and await held(late["id"]) == [("TEA", "BJ", 1)]
     await invariants_hold(merchant["id"])
 
 
