@@ -7,12 +7,16 @@ it, as often as it likes.
 
 Locking (deadlock-free, I1 under any concurrency). The rule: a transaction may wait for locks only
 until it takes its first stock_level lock; from then on it never waits for anything.
-- orders are locked first (by id); then the order-count rows (order_status_count, kept by a trigger
-  on sales_order and locked until commit by every status change) that a hold or its release will
-  touch, in status order; then the stock_level rows, all of them in ONE statement ordered by id.
-  Availability is read under those locks, so the allocation decided in Python is exact and the
-  writes cannot fail — the conditional UPDATE in ledger.apply re-checks it anyway, and the table's
-  CHECK constraint is the last line;
+- orders are locked first (by id), then the stock_level rows, all of them in ONE statement ordered
+  by id. Availability is read under those locks, so the allocation decided in Python is exact and
+  the writes cannot fail — the conditional UPDATE in ledger.apply re-checks it anyway, and the
+  table's CHECK constraint is the last line;
+- holding an order or releasing its hold changes its status, and every status change locks the
+  merchant's order-count rows (order_status_count, kept by a trigger on sales_order) until commit.
+  Those rows are taken with NOWAIT once the decision is made; if another transaction has them, the
+  stock locks are given back (ROLLBACK TO a savepoint taken before them) and, after a short jittered
+  back-off, the decision is made again on fresh stock. Count rows are never waited for here: the
+  caller's own order inserts may hold some of them already, taken in no particular order;
 - a (warehouse, SKU) row that does not exist yet is created (zero) before the locks are taken, so a
   receipt racing an order always meets it on the same row lock: either the order sees the receipt,
   or the receipt's backorder pass sees the order held;
@@ -29,6 +33,8 @@ as a command, for an order skipped because another transaction held it at that i
 """
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -50,6 +56,7 @@ NO_RESERVE_HOLDS = frozenset({"unmatched_sku"})
 DEDUCTED = frozenset({S.SHIPPED, S.DELIVERED, S.COMPLETED})
 BACKORDER_CHUNK = 100
 BACKORDER_MAX = 5000           # orders looked at per pass; release_backorders continues the rest
+COUNT_ROWS_PATIENCE = 10.0     # seconds a reconciliation retries for busy order-count rows
 
 
 class InsufficientStock(DomainError):
@@ -135,9 +142,21 @@ async def lock_order_counts(merchant_id: int, statuses: Iterable[str], *, nowait
             merchant_id, wanted)
         return True
     savepoint = await db.DB.current_transaction.get().savepoint()
+    lock = ("SELECT status FROM order_status_count WHERE merchant_id = $1 AND status = ANY($2::text[]) "
+            "ORDER BY status FOR UPDATE NOWAIT")
     try:
-        got = await db.fetch("SELECT status FROM order_status_count WHERE merchant_id = $1 AND status = ANY($2::text[]) "
-                             "ORDER BY status FOR UPDATE NOWAIT", merchant_id, wanted)
+        got = await db.fetch(lock, merchant_id, wanted)
+        if len(got) < len(wanted):
+            # a status this merchant never had: create its row, waiting a moment at most for another
+            # transaction creating the same one (lock_timeout, reverted with the savepoint or below)
+            before = await db.fetchval("SELECT current_setting('lock_timeout')")
+            await db.execute("SELECT set_config('lock_timeout', '50ms', true)")
+            await db.execute(
+                """INSERT INTO order_status_count (merchant_id, status, count)
+                   SELECT $1, s, 0 FROM unnest($2::text[]) AS s ORDER BY s ON CONFLICT DO NOTHING""",
+                merchant_id, wanted)
+            got = await db.fetch(lock, merchant_id, wanted)
+            await db.execute("SELECT set_config('lock_timeout', $1, true)", before)
     except asyncpg.LockNotAvailableError:
         await savepoint.rollback_to()
         return False
@@ -181,6 +200,22 @@ class _Writes:
                             "reserved stock left with the shipment" if shipped
                             else f"reserved stock released (order {order['status'].replace('_', ' ')})", "{}"))
 
+    def unhold(self, order: dict, message: str, *, reserved: bool = True) -> None:
+        self.holds.append((order, False, message, {"released": HOLD}))
+        if reserved:
+            self.released_holds.append(order["id"])
+
+    def statuses_changed(self) -> set[str]:
+        """The order-count rows the hold changes will touch (see _set_hold)."""
+        out: set[str] = set()
+        for order, hold, _, _ in self.holds:
+            remaining = [h for h in order["hold_reasons"] if h != HOLD]
+            if hold and order["status"] != S.ON_HOLD:
+                out |= {order["status"], S.ON_HOLD.value}
+            elif not hold and order["status"] == S.ON_HOLD and not remaining:
+                out |= {S.ON_HOLD.value, S.AWAITING_REVIEW.value}
+        return out
+
     def reserve(self, order: dict, line: LineDemand, sku: int, warehouse_id: int, level_id: int, qty: int) -> None:
         self.new.append((order["id"], line.line_id, sku, warehouse_id, level_id, qty))
         self.moves.append(ledger.Move(level_id, warehouse_id, sku, "reservation", reserved_delta=qty,
@@ -188,25 +223,26 @@ class _Writes:
                                       order_line_id=line.line_id))
 
     async def flush(self, merchant_id: int) -> None:
-        await ledger.apply(merchant_id, self.actor.label, self.moves)
-        if self.ended:
+        if self.ended:   # before new rows: a line re-reserved must not meet its old live row
             await db.execute(
                 """UPDATE reservation r SET status = u.status, updated_at = now()
                    FROM unnest($1::bigint[], $2::text[]) AS u(id, status) WHERE r.id = u.id""",
                 [e[0] for e in self.ended], [e[1] for e in self.ended])
+        also = []
         if self.new:
-            await db.execute(
+            also.append(ledger.Also(
                 """INSERT INTO reservation (merchant_id, order_id, order_line_id, sku_id, warehouse_id,
                                             stock_level_id, quantity)
                    SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
                                             $7::int[])""",
-                merchant_id, *(list(c) for c in zip(*self.new, strict=True)))
+                (merchant_id, *(list(c) for c in zip(*self.new, strict=True)))))
         if self.events:
-            await db.execute(
+            also.append(ledger.Also(
                 """INSERT INTO order_event (order_id, merchant_id, kind, actor_label, message, data)
                    SELECT e.o, $1, e.k, $2, e.m, e.d::jsonb
                    FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[]) AS e(o, k, m, d)""",
-                merchant_id, self.actor.label, *(list(c) for c in zip(*self.events, strict=True)))
+                (merchant_id, self.actor.label, *(list(c) for c in zip(*self.events, strict=True)))))
+        await ledger.apply(merchant_id, self.actor.label, self.moves, also)
         for order, hold, message, data in self.holds:
             await _set_hold(self.actor, order, hold, message, data)
 
@@ -251,129 +287,173 @@ async def reconcile_orders(actor: Actor, order_ids: list[int]) -> None:
     await _reconcile(actor, order_ids, wait=True)
 
 
+@dataclass
+class _Batch:
+    """The locked orders of one reconciliation and what they need."""
+
+    merchant_id: int
+    wait: bool
+    warehouses: list[dict]
+    wanted: list[int]
+    orders: dict[int, dict]
+    need: dict[int, Demand]
+    live: dict[int, list[dict]]
+    plan: dict[int, str] = field(default_factory=dict)
+    skus: set[int] = field(default_factory=set)
+    held_levels: set[int] = field(default_factory=set)
+
+
 async def _reconcile(actor: Actor, order_ids: Iterable[int], *, wait: bool) -> list[int]:
-    """Returns the ids of orders whose out_of_stock hold was released."""
+    """Returns the ids of orders whose out_of_stock hold was released. wait=False is the SKIP LOCKED
+    pass run where stock may already be locked (its caller holds the order-count rows)."""
     mid = policy.tenant(actor)
     wanted = list(dict.fromkeys(int(i) for i in order_ids))
     if not wanted:
         return []
-    skip = "" if wait else " SKIP LOCKED"
     async with db.transaction():
-        warehouses = await _warehouses(mid)
-        if not warehouses:
+        batch = await _load(mid, wanted, wait)
+        if batch is None:
             return []
-        lock_orders = ("SELECT id, merchant_id, channel_id, order_number, status, payment_status, "  # noqa: S608
-                       "hold_reasons, "
-                       "priority, paid_at FROM sales_order WHERE merchant_id = $1 AND id = ANY($2::bigint[]) "
-                       "ORDER BY id FOR UPDATE" + skip)
-        orders = {r["id"]: dict(r) for r in await db.fetch(lock_orders, mid, wanted)}
-        if not orders:
-            return []
-        need = await demands(list(orders))
-        live: dict[int, list[dict]] = {}
-        for r in await db.fetch(
-                "SELECT * FROM reservation WHERE order_id = ANY($1::bigint[]) AND status = 'reserved' ORDER BY id",
-                list(orders)):
-            live.setdefault(r["order_id"], []).append(dict(r))
-
-        plan: dict[int, str] = {}
-        skus: set[int] = set()
-        held_levels: set[int] = set()
-        may_change: set[str] = set()
-        for oid, order in orders.items():
-            action = _action(order, need[oid])
-            if action == "reserve" and _satisfied(need[oid], live.get(oid, [])):
-                action = "satisfied"
-            plan[oid] = action
-            if action == "reserve":
-                skus.update(total_needs(need[oid].lines))
-            if action in ("reserve", "release", "ship"):
-                held_levels.update(r["stock_level_id"] for r in live.get(oid, []))
-            if action in ("reserve", "satisfied") or HOLD in order["hold_reasons"]:
-                may_change.add(order["status"])
-        if may_change and not await lock_order_counts(mid, may_change | set(HOLD_STATUSES), nowait=not wait):
-            return []           # a SKIP LOCKED pass that would have to wait: leave these orders for later
-
-        active = [w["id"] for w in warehouses if w["active"]]
-        levels: dict[int, dict] = {}
-        if skus or held_levels:
-            if wait and skus and active:
-                # only the missing rows: inserting over an existing row would wait for its updater
-                await db.execute(
-                    """INSERT INTO stock_level (merchant_id, warehouse_id, sku_id)
-                       SELECT $1, w, s FROM unnest($2::bigint[]) AS w CROSS JOIN unnest($3::bigint[]) AS s
-                       WHERE NOT EXISTS (SELECT 1 FROM stock_level l WHERE l.warehouse_id = w AND l.sku_id = s)
-                       ORDER BY w, s ON CONFLICT (warehouse_id, sku_id) DO NOTHING""",
-                    mid, active, sorted(skus))
-            levels = {r["id"]: dict(r) for r in await db.fetch(
-                """SELECT id, warehouse_id, sku_id, on_hand, reserved FROM stock_level
-                   WHERE merchant_id = $1 AND (id = ANY($2::bigint[])
-                         OR (sku_id = ANY($3::bigint[]) AND warehouse_id = ANY($4::bigint[])))
-                   ORDER BY id FOR UPDATE""" + skip,  # noqa: S608 - fixed fragments
-                mid, sorted(held_levels), sorted(skus), active)}
-        avail = {lid: r["on_hand"] - r["reserved"] for lid, r in levels.items()}
-        by_key = {(r["warehouse_id"], r["sku_id"]): lid for lid, r in levels.items()}
-        codes = {w["id"]: w["code"] for w in warehouses}
-
-        w = _Writes(actor)
-        for oid in wanted:
-            order = orders.get(oid)
-            if order is None:
-                continue            # another merchant's id, or locked by someone else in a SKIP LOCKED pass
-            action, mine, demand = plan[oid], live.get(oid, []), need[oid]
-            if any(r["stock_level_id"] not in levels for r in mine) and action in ("reserve", "release", "ship"):
-                continue            # a level another transaction holds (SKIP LOCKED pass): leave it for later
-            holding = HOLD in order["hold_reasons"]
-            if action == "keep":
-                continue
-            if action == "satisfied":
-                if holding:
-                    w.holds.append((order, False, "stock is reserved", {"released": HOLD}))
-                    w.released_holds.append(oid)
-                continue
-            if action in ("ship", "release"):
-                w.end(order, mine, shipped=action == "ship")
-                for r in mine:
-                    avail[r["stock_level_id"]] += 0 if action == "ship" else r["quantity"]
-                if action == "release" and holding and S(order["status"]) in st.OPEN:
-                    w.holds.append((order, False, "nothing to reserve while the order cannot be allocated",
-                                    {"released": HOLD}))
-                continue
-            # reserve: start from a clean slate if what is held no longer matches the lines
-            w.end(order, mine, shipped=False)
-            for r in mine:
-                avail[r["stock_level_id"]] += r["quantity"]
-            candidates = [
-                Candidate(wh["id"], wh["code"], wh["priority"],
-                          {sku: avail.get(by_key.get((wh["id"], sku), -1), 0) for sku in total_needs(demand.lines)})
-                for wh in _eligible(warehouses, order["channel_id"])]
-            allocation = choose_allocation(order, demand.lines, candidates)
-            if allocation is None:
-                if not holding:
-                    short = _shortage(demand, candidates)
-                    text = ", ".join(f"{code} needs {v['needed']}, {v['available']} available"
-                                     for code, v in short.items())
-                    w.holds.append((order, True, f"not enough stock: {text}" if text else "not enough stock",
-                                    {"hold": HOLD, "short": short}))
-                continue
-            per_wh: dict[str, list[int]] = {}
-            for ln in demand.lines:
-                wh_id = allocation[ln.line_id]
-                per_wh.setdefault(codes[wh_id], []).append(ln.line_no)
-                for sku, qty in sorted(ln.needs.items()):
-                    level_id = by_key[(wh_id, sku)]
-                    avail[level_id] -= qty
-                    w.reserve(order, ln, sku, wh_id, level_id, qty)
-            if demand.lines:
-                w.events.append((oid, "stock_reserved", "stock reserved in " + ", ".join(per_wh),
-                                 db.dumps({"warehouses": per_wh})))
-            if holding:
-                w.holds.append((order, False, "stock arrived and is reserved", {"released": HOLD}))
-                w.released_holds.append(oid)
+        if wait:
+            w = await _decide_with_counts(actor, batch)
+        else:
+            w = await _decide(actor, batch)
         await w.flush(mid)
         if wait and w.freed:
-            await _release_backorders(actor, sorted(w.freed), exclude=list(orders))
+            await _release_backorders(actor, sorted(w.freed), exclude=list(batch.orders))
     return w.released_holds
+
+
+async def _load(mid: int, wanted: list[int], wait: bool) -> _Batch | None:
+    warehouses = await _warehouses(mid)
+    if not warehouses:
+        return None
+    lock_orders = ("SELECT id, merchant_id, channel_id, order_number, status, payment_status, "  # noqa: S608
+                   "hold_reasons, priority, paid_at FROM sales_order WHERE merchant_id = $1 "
+                   "AND id = ANY($2::bigint[]) ORDER BY id FOR UPDATE" + ("" if wait else " SKIP LOCKED"))
+    orders = {r["id"]: dict(r) for r in await db.fetch(lock_orders, mid, wanted)}
+    if not orders:
+        return None
+    need = await demands(list(orders))
+    live: dict[int, list[dict]] = {}
+    for r in await db.fetch(
+            "SELECT * FROM reservation WHERE order_id = ANY($1::bigint[]) AND status = 'reserved' ORDER BY id",
+            list(orders)):
+        live.setdefault(r["order_id"], []).append(dict(r))
+    b = _Batch(mid, wait, warehouses, wanted, orders, need, live)
+    for oid, order in orders.items():
+        action = _action(order, need[oid])
+        if action == "reserve" and _satisfied(need[oid], live.get(oid, [])):
+            action = "satisfied"
+        b.plan[oid] = action
+        if action == "reserve":
+            b.skus.update(total_needs(need[oid].lines))
+        if action in ("reserve", "release", "ship"):
+            b.held_levels.update(r["stock_level_id"] for r in live.get(oid, []))
+    return b
+
+
+async def _decide_with_counts(actor: Actor, b: _Batch) -> _Writes:
+    """Decide under the stock locks; if that means status changes whose order-count rows another
+    transaction holds, give the stock locks back (ROLLBACK TO the savepoint taken before them), back
+    off briefly and decide again on fresh stock. Never waits for the count rows: the caller may hold
+    some already (its own order inserts and status changes take them), and another transaction may
+    hold others while waiting for those."""
+    tx = db.DB.current_transaction.get()
+    delay = 0.002
+    deadline = asyncio.get_running_loop().time() + COUNT_ROWS_PATIENCE
+    while True:
+        savepoint = await tx.savepoint()
+        w = await _decide(actor, b)
+        statuses = w.statuses_changed()
+        if not statuses or await lock_order_counts(b.merchant_id, statuses, nowait=True):
+            await savepoint.release()
+            return w
+        await savepoint.rollback_to()                   # gives back every stock lock taken since
+        if asyncio.get_running_loop().time() > deadline:
+            raise ledger.StockConflict("orders of this merchant are changing status too fast to hold this one; "
+                                       "try again")
+        await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not security
+        delay = min(delay * 2, 0.1)
+
+
+async def _decide(actor: Actor, b: _Batch) -> _Writes:
+    """Lock the stock rows (one statement, by id) and decide every order's reservations in memory."""
+    active = [w["id"] for w in b.warehouses if w["active"]]
+    levels: dict[int, dict] = {}
+    if b.skus or b.held_levels:
+        if b.wait and b.skus and active:
+            # Create the missing (warehouse, SKU) rows first, in their own statement: if a receipt is
+            # creating one right now, this waits for it and the locking read below (a new snapshot)
+            # sees its stock. Only missing rows: inserting over an existing row would wait for its updater.
+            await db.execute(
+                """INSERT INTO stock_level (merchant_id, warehouse_id, sku_id)
+                   SELECT $1, w, s FROM unnest($2::bigint[]) AS w CROSS JOIN unnest($3::bigint[]) AS s
+                   WHERE NOT EXISTS (SELECT 1 FROM stock_level l WHERE l.warehouse_id = w AND l.sku_id = s)
+                   ORDER BY w, s ON CONFLICT (warehouse_id, sku_id) DO NOTHING""",
+                b.merchant_id, active, sorted(b.skus))
+        levels = {r["id"]: dict(r) for r in await db.fetch(
+            """SELECT id, warehouse_id, sku_id, on_hand, reserved FROM stock_level
+               WHERE merchant_id = $1 AND (id = ANY($2::bigint[])
+                     OR (sku_id = ANY($3::bigint[]) AND warehouse_id = ANY($4::bigint[])))
+               ORDER BY id FOR UPDATE""" + ("" if b.wait else " SKIP LOCKED"),  # noqa: S608 - fixed fragments
+            b.merchant_id, sorted(b.held_levels), sorted(b.skus), active)}
+    avail = {lid: r["on_hand"] - r["reserved"] for lid, r in levels.items()}
+    by_key = {(r["warehouse_id"], r["sku_id"]): lid for lid, r in levels.items()}
+    codes = {w["id"]: w["code"] for w in b.warehouses}
+
+    w = _Writes(actor)
+    for oid in b.wanted:
+        order = b.orders.get(oid)
+        if order is None:
+            continue            # another merchant's id, or locked by someone else in a SKIP LOCKED pass
+        action, mine, demand = b.plan[oid], b.live.get(oid, []), b.need[oid]
+        if any(r["stock_level_id"] not in levels for r in mine) and action in ("reserve", "release", "ship"):
+            continue            # a level another transaction holds (SKIP LOCKED pass): leave it for later
+        holding = HOLD in order["hold_reasons"]
+        if action == "keep":
+            continue
+        if action == "satisfied":
+            if holding:
+                w.unhold(order, "stock is reserved")
+            continue
+        if action in ("ship", "release"):
+            w.end(order, mine, shipped=action == "ship")
+            for r in mine:
+                avail[r["stock_level_id"]] += 0 if action == "ship" else r["quantity"]
+            if action == "release" and holding and S(order["status"]) in st.OPEN:
+                w.unhold(order, "nothing to reserve while the order cannot be allocated", reserved=False)
+            continue
+        # reserve: start from a clean slate if what is held no longer matches the lines
+        w.end(order, mine, shipped=False)
+        for r in mine:
+            avail[r["stock_level_id"]] += r["quantity"]
+        candidates = [
+            Candidate(wh["id"], wh["code"], wh["priority"],
+                      {sku: avail.get(by_key.get((wh["id"], sku), -1), 0) for sku in total_needs(demand.lines)})
+            for wh in _eligible(b.warehouses, order["channel_id"])]
+        allocation = choose_allocation(order, demand.lines, candidates)
+        if allocation is None:
+            if not holding:
+                short = _shortage(demand, candidates)
+                text = ", ".join(f"{code} needs {v['needed']}, {v['available']} available" for code, v in short.items())
+                w.holds.append((order, True, f"not enough stock: {text}" if text else "not enough stock",
+                                {"hold": HOLD, "short": short}))
+            continue
+        per_wh: dict[str, list[int]] = {}
+        for ln in demand.lines:
+            wh_id = allocation[ln.line_id]
+            per_wh.setdefault(codes[wh_id], []).append(ln.line_no)
+            for sku, qty in sorted(ln.needs.items()):
+                level_id = by_key[(wh_id, sku)]
+                avail[level_id] -= qty
+                w.reserve(order, ln, sku, wh_id, level_id, qty)
+        if demand.lines:
+            w.events.append((oid, "stock_reserved", "stock reserved in " + ", ".join(per_wh),
+                             db.dumps({"warehouses": per_wh})))
+        if holding:
+            w.unhold(order, "stock arrived and is reserved")
+    return w
 
 
 async def _any_available(merchant_id: int, sku_ids: list[int]) -> bool:
@@ -453,6 +533,8 @@ async def mark_shipped(actor: Actor, order_id: int, carrier: str, tracking_numbe
         raise errors[0] if len(errors) == 1 else ValidationError("carrier and tracking number are required",
                                                                  code="required", field="carrier")
     async with db.transaction():
+        # every status this may move the order through, before any row lock (see the locking rule)
+        await lock_order_counts(policy.tenant(actor), {*(x.value for x in st.PAYABLE), S.SHIPPED.value})
         order = await _locked_order(actor, order_id)
         if order["status"] in DEDUCTED:
             raise st.InvalidTransition(f"order {order['order_number']} is already {order['status']}",
@@ -464,7 +546,6 @@ async def mark_shipped(actor: Actor, order_id: int, carrier: str, tracking_numbe
         if order["status"] not in st.PAYABLE:
             raise st.InvalidTransition(f"an order that is {order['status'].replace('_', ' ')} cannot be shipped",
                                        field="id")
-        await lock_order_counts(order["merchant_id"], {order["status"], S.SHIPPED.value, *HOLD_STATUSES})
         await reconcile_orders(actor, [order["id"]])          # reserve now if it was not yet
         order = await _locked_order(actor, order_id)
         if HOLD in order["hold_reasons"]:
