@@ -38,19 +38,16 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import asyncpg
-
 from server.auth import policy
 from server.core import db
 from server.core.actor import Actor
-from server.core.errors import DomainError, NotFound, ValidationError
-from server.core.pagination import Page, decode_cursor, encode_cursor
-from server.inventory import ledger
+from server.core.errors import DomainError
+from server.inventory import holds, ledger
 from server.inventory.allocation import Candidate, LineDemand, choose_allocation, total_needs
 from server.orders import status as st
 
 S = st.OrderStatus
-HOLD = "out_of_stock"
+HOLD = holds.HOLD
 # holds under which an order reserves nothing: its lines cannot be allocated yet
 NO_RESERVE_HOLDS = frozenset({"unmatched_sku"})
 DEDUCTED = frozenset({S.SHIPPED, S.DELIVERED, S.COMPLETED})
@@ -127,43 +124,6 @@ def _action(order: dict, demand: Demand) -> str:
     return "release"
 
 
-HOLD_STATUSES = (S.AWAITING_REVIEW.value, S.ON_HOLD.value)   # the two sides of holding and releasing
-
-
-async def lock_order_counts(merchant_id: int, statuses: Iterable[str], *, nowait: bool = False) -> bool:
-    """Lock the merchant's order-count rows for `statuses` (in status order) before stock locks, so
-    status changes made after them never wait. With nowait, answer False instead of waiting."""
-    wanted = sorted(set(statuses))
-    if not nowait:
-        await db.execute(
-            """INSERT INTO order_status_count (merchant_id, status, count)
-               SELECT $1, s, 0 FROM unnest($2::text[]) AS s ORDER BY s
-               ON CONFLICT (merchant_id, status) DO UPDATE SET count = order_status_count.count""",
-            merchant_id, wanted)
-        return True
-    savepoint = await db.DB.current_transaction.get().savepoint()
-    lock = ("SELECT status FROM order_status_count WHERE merchant_id = $1 AND status = ANY($2::text[]) "
-            "ORDER BY status FOR UPDATE NOWAIT")
-    try:
-        got = await db.fetch(lock, merchant_id, wanted)
-        if len(got) < len(wanted):
-            # a status this merchant never had: create its row, waiting a moment at most for another
-            # transaction creating the same one (lock_timeout, reverted with the savepoint or below)
-            before = await db.fetchval("SELECT current_setting('lock_timeout')")
-            await db.execute("SELECT set_config('lock_timeout', '50ms', true)")
-            await db.execute(
-                """INSERT INTO order_status_count (merchant_id, status, count)
-                   SELECT $1, s, 0 FROM unnest($2::text[]) AS s ORDER BY s ON CONFLICT DO NOTHING""",
-                merchant_id, wanted)
-            got = await db.fetch(lock, merchant_id, wanted)
-            await db.execute("SELECT set_config('lock_timeout', $1, true)", before)
-    except asyncpg.LockNotAvailableError:
-        await savepoint.rollback_to()
-        return False
-    await savepoint.release()
-    return len(got) == len(wanted)
-
-
 def _satisfied(demand: Demand, live: list[dict]) -> bool:
     want = {(ln.line_id, sku): qty for ln in demand.lines for sku, qty in ln.needs.items()}
     have = {(r["order_line_id"], r["sku_id"]): r["quantity"] for r in live}
@@ -206,7 +166,7 @@ class _Writes:
             self.released_holds.append(order["id"])
 
     def statuses_changed(self) -> set[str]:
-        """The order-count rows the hold changes will touch (see _set_hold)."""
+        """The order-count rows the hold changes will touch (see holds.set_hold)."""
         out: set[str] = set()
         for order, hold, _, _ in self.holds:
             remaining = [h for h in order["hold_reasons"] if h != HOLD]
@@ -244,26 +204,7 @@ class _Writes:
                 (merchant_id, self.actor.label, *(list(c) for c in zip(*self.events, strict=True)))))
         await ledger.apply(merchant_id, self.actor.label, self.moves, also)
         for order, hold, message, data in self.holds:
-            await _set_hold(self.actor, order, hold, message, data)
-
-
-async def _set_hold(actor: Actor, order: dict, hold: bool, message: str, data: dict) -> None:
-    """Add or remove the out_of_stock hold: through the status machine when the status changes."""
-    reasons = [h for h in order["hold_reasons"] if h != HOLD] + ([HOLD] if hold else [])
-    kind = "held" if hold else "hold_released"
-    if hold and order["status"] != S.ON_HOLD:
-        await st.transition(actor, order, S.ON_HOLD, kind=kind, message=message, data=data,
-                            extra_sets={"hold_reasons": reasons})
-    elif not hold and order["status"] == S.ON_HOLD and not reasons:
-        await st.transition(actor, order, S.AWAITING_REVIEW, kind=kind, message=message, data=data,
-                            extra_sets={"hold_reasons": reasons})
-    else:
-        await db.execute("UPDATE sales_order SET hold_reasons = $2, version = version + 1, updated_at = now() "
-                         "WHERE id = $1", order["id"], reasons)
-        await db.execute(
-            """INSERT INTO order_event (order_id, merchant_id, kind, actor_label, message, data)
-               VALUES ($1, $2, $3, $4, $5, $6::jsonb)""",
-            order["id"], order["merchant_id"], kind, actor.label, message, db.dumps(data))
+            await holds.set_hold(self.actor, order, hold, message, data)
 
 
 def _shortage(demand: Demand, candidates: list[Candidate]) -> dict[str, dict]:
@@ -366,7 +307,7 @@ async def _decide_with_counts(actor: Actor, b: _Batch) -> _Writes:
         savepoint = await tx.savepoint()
         w = await _decide(actor, b)
         statuses = w.statuses_changed()
-        if not statuses or await lock_order_counts(b.merchant_id, statuses, nowait=True):
+        if not statuses or await holds.lock_order_counts(b.merchant_id, statuses, nowait=True):
             await savepoint.release()
             return w
         await savepoint.rollback_to()                   # gives back every stock lock taken since
@@ -489,7 +430,7 @@ async def _release_backorders(actor: Actor, sku_ids: list[int], *, exclude: list
     looked = 0
     if not await _any_available(mid, sku_ids) or not await backorders_waiting(mid, sku_ids):
         return released
-    if not await lock_order_counts(mid, HOLD_STATUSES, nowait=True):
+    if not await holds.lock_order_counts(mid, holds.HOLD_STATUSES, nowait=True):
         return released
     while looked < BACKORDER_MAX and await _any_available(mid, sku_ids):
         rows = await db.fetch(
@@ -520,77 +461,3 @@ async def release_backorders(actor: Actor, skus: list[str | int] | None = None) 
                 "SELECT DISTINCT sku_id FROM stock_level WHERE merchant_id = $1 AND on_hand > reserved ORDER BY 1",
                 mid)]
         return await _release_backorders(actor, sku_ids) if sku_ids else []
-
-
-async def mark_shipped(actor: Actor, order_id: int, carrier: str, tracking_number: str) -> dict:
-    """For merchants who ship outside the system: the order becomes shipped (status machine, timeline,
-    audit) and its reserved stock leaves on hand (shipment movements)."""
-    policy.authorize(actor, "fulfillment.ship")
-    carrier, tracking_number = (carrier or "").strip(), (tracking_number or "").strip()
-    errors = [ValidationError(f"{name} is required", code="required", field=name)
-              for name, value in (("carrier", carrier), ("trackingNumber", tracking_number)) if not value]
-    if errors:
-        raise errors[0] if len(errors) == 1 else ValidationError("carrier and tracking number are required",
-                                                                 code="required", field="carrier")
-    async with db.transaction():
-        # every status this may move the order through, before any row lock (see the locking rule)
-        await lock_order_counts(policy.tenant(actor), {*(x.value for x in st.PAYABLE), S.SHIPPED.value})
-        order = await _locked_order(actor, order_id)
-        if order["status"] in DEDUCTED:
-            raise st.InvalidTransition(f"order {order['order_number']} is already {order['status']}",
-                                       code="already_shipped", field="id")
-        if order["status"] == S.ON_HOLD:
-            raise st.InvalidTransition(
-                f"order {order['order_number']} is on hold ({', '.join(order['hold_reasons'])}); "
-                "release the hold before shipping", code="order_on_hold", field="id")
-        if order["status"] not in st.PAYABLE:
-            raise st.InvalidTransition(f"an order that is {order['status'].replace('_', ' ')} cannot be shipped",
-                                       field="id")
-        await reconcile_orders(actor, [order["id"]])          # reserve now if it was not yet
-        order = await _locked_order(actor, order_id)
-        if HOLD in order["hold_reasons"]:
-            event = await db.fetchval("SELECT message FROM order_event WHERE order_id = $1 ORDER BY id DESC LIMIT 1",
-                                      order["id"])
-            raise InsufficientStock(f"order {order['order_number']} cannot ship: {event}", field="id")
-        shipped = await st.transition(actor, order, S.SHIPPED, kind="shipped",
-                                      message=f"shipped outside the system: {carrier} {tracking_number}",
-                                      data={"carrier": carrier, "tracking_number": tracking_number})
-        await reconcile_orders(actor, [order["id"]])          # deducts the reserved stock
-    return shipped
-
-
-async def _locked_order(actor: Actor, order_id: int) -> dict:
-    row = await db.fetchrow("SELECT * FROM sales_order WHERE id = $1 AND merchant_id = $2 FOR UPDATE",
-                            int(order_id), policy.tenant(actor))
-    if row is None:
-        raise NotFound("order not found", field="id")
-    return dict(row)
-
-
-async def list_reservations(actor: Actor, *, order_id: int | None = None, sku: str | int | None = None,
-                            status: str | None = "reserved", first: int = 50, after: str | None = None) -> Page:
-    """Reservations, newest first, with warehouse and SKU codes and the order number."""
-    policy.authorize(actor, "inventory.view")
-    where, args = ["r.merchant_id = $1"], [policy.tenant(actor)]
-    if order_id is not None:
-        args.append(int(order_id))
-        where.append(f"r.order_id = ${len(args)}")
-    if sku is not None:
-        from server.inventory.stock import resolve_skus  # noqa: PLC0415
-
-        args.append((await resolve_skus(actor, [sku]))[0]["id"])
-        where.append(f"r.sku_id = ${len(args)}")
-    if status:
-        args.append(status)
-        where.append(f"r.status = ${len(args)}")
-    if after:
-        args.append(int(decode_cursor(after)[0]))
-        where.append(f"r.id < ${len(args)}")
-    first = max(1, min(first, 500))
-    rows = await db.fetch(
-        f"""SELECT r.*, w.code AS warehouse_code, s.code AS sku_code, o.order_number
-            FROM reservation r JOIN warehouse w ON w.id = r.warehouse_id JOIN sku s ON s.id = r.sku_id
-            JOIN sales_order o ON o.id = r.order_id
-            WHERE {' AND '.join(where)} ORDER BY r.id DESC LIMIT {first + 1}""", *args)  # noqa: S608 - fixed fragments
-    return Page(items=[dict(r) for r in rows[:first]], has_next=len(rows) > first,
-                cursor=lambda r: encode_cursor(r["id"]))

@@ -1,19 +1,13 @@
 """The inventory service: the one writer of warehouses, stock levels, the ledger and reservations.
 
 Pages, GraphQL, CSV imports and jobs call these names; the modules behind them are split by aggregate
-(warehouses, stock, reservations) with the pure warehouse choice in allocation and the low-level
-level+ledger write in ledger.
+(warehouses, stock, reservations, fulfilment) with the pure warehouse choice in allocation, the
+out_of_stock hold in holds, and the low-level level+ledger write in ledger.
 """
 from server.inventory.allocation import Candidate, LineDemand, choose_allocation
+from server.inventory.fulfilment import list_reservations, mark_shipped
 from server.inventory.ledger import KINDS as MOVEMENT_KINDS
-from server.inventory.reservations import (
-    HOLD,
-    InsufficientStock,
-    list_reservations,
-    mark_shipped,
-    reconcile_orders,
-    release_backorders,
-)
+from server.inventory.reservations import HOLD, InsufficientStock, reconcile_orders, release_backorders
 from server.inventory.stock import (
     NegativeStock,
     adjust,

@@ -14,7 +14,7 @@ from server.core import db
 from server.core.actor import Actor
 from server.core.errors import DomainError, ErrorList, NotFound, ValidationError
 from server.core.pagination import Page, decode_cursor, encode_cursor
-from server.inventory import ledger, reservations
+from server.inventory import holds, ledger, reservations
 from server.inventory.warehouses import resolve_warehouse
 
 RECEIPT_KINDS = ("receipt", "return")
@@ -61,7 +61,7 @@ async def _before_stock_locks(actor: Actor, sku: dict) -> None:
     """Orders waiting for this SKU will change status once it arrives: take the order-count rows
     that needs now, before the stock row (see the locking rule in reservations)."""
     if await reservations.backorders_waiting(policy.tenant(actor), [sku["id"]]):
-        await reservations.lock_order_counts(policy.tenant(actor), reservations.HOLD_STATUSES)
+        await holds.lock_order_counts(policy.tenant(actor), holds.HOLD_STATUSES)
 
 
 async def _add(actor: Actor, warehouse: dict, sku: dict, qty: int, kind: str, reason: str, reference: str) -> dict:
