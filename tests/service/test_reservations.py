@@ -9,7 +9,7 @@ from server.channels import service as channels
 from server.channels.connectors.base import NormalizedStatus, PaymentStatus
 from server.core import db
 from server.core.actor import system
-from server.core.errors import ValidationError
+from server.core.errors import NotFound, ValidationError
 from server.inventory import invariants
 from server.inventory import service as inventory
 from server.inventory.allocation import Candidate, LineDemand, choose_allocation
@@ -315,3 +315,23 @@ async def test_refunded_units_are_not_held(merchant):
                         source="pull")
     assert await held(oid) == [("TEA", "SZ", 1)] and await level(actor, "SZ", "TEA") == (5, 1)
     await invariants_hold(merchant["id"])
+
+
+async def test_other_merchants_cannot_ship_or_reconcile_my_orders(merchant, other_merchant):
+    actor, _ = await world(merchant, stock={("SZ", "TEA"): 2})
+    mine = await place(actor, "T-1", ("TEA", 2))
+    waiting = await place(actor, "T-2", ("TEA", 1))
+    stranger = system(other_merchant["id"], "test")
+    await catalog.create_sku(stranger, {"code": "TEA", "name": "B's tea"})
+    await inventory.create_warehouse(stranger, {"code": "SZ", "name": "B's SZ"})
+    await inventory.receive(stranger, "SZ", "TEA", 50)           # B's stock never serves A's orders
+    with pytest.raises(NotFound):
+        await inventory.mark_shipped(stranger, mine["id"], "SF", "SF1")
+    await inventory.reconcile_orders(stranger, [mine["id"], waiting["id"]])
+    assert await state(waiting["id"]) == ("on_hold", ["out_of_stock"])
+    assert await inventory.release_backorders(stranger) == []
+    assert await state(waiting["id"]) == ("on_hold", ["out_of_stock"])
+    assert (await inventory.list_reservations(stranger, status=None)).items == []
+    assert await held(mine["id"]) == [("TEA", "SZ", 2)] and await level(actor, "SZ", "TEA") == (2, 2)
+    await invariants_hold(merchant["id"])
+    await invariants_hold(other_merchant["id"])
