@@ -76,6 +76,7 @@ def worker_settings() -> dict:
         "cron_jobs": [
             cron(housekeeping.redeliver_outbox, minute=set(range(0, 60, 5)), run_at_startup=False),
             cron(housekeeping.purge_sessions, hour={3}, minute={17}),
+            cron(housekeeping.compact_order_counts, second={30}),
             *area_crons,
         ],
         "on_startup": startup,

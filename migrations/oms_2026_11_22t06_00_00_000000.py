@@ -261,8 +261,10 @@ CREATE INDEX sales_order_province_idx ON sales_order (merchant_id, province, cit
 CREATE INDEX sales_order_tags_idx ON sales_order USING gin (tags);
 CREATE INDEX sales_order_holds_idx ON sales_order USING gin (hold_reasons) WHERE hold_reasons <> '{}';
 CREATE INDEX sales_order_skus_idx ON sales_order USING gin (sku_codes);
-CREATE INDEX sales_order_search_idx ON sales_order USING gin (
-    (order_number || ' ' || external_id || ' ' || buyer_name || ' ' || receiver_name) gin_trgm_ops);
+CREATE INDEX sales_order_ext_idx ON sales_order (merchant_id, external_id);
+CREATE INDEX sales_order_platform_number_idx ON sales_order (merchant_id, platform_order_number)
+    WHERE platform_order_number <> '';
+CREATE INDEX sales_order_names_idx ON sales_order USING gin ((buyer_name || ' ' || receiver_name) gin_trgm_ops);
 
 CREATE TABLE order_line (
     id                  bigserial PRIMARY KEY,
@@ -312,19 +314,21 @@ CREATE TABLE order_note (
 );
 CREATE INDEX order_note_order_idx ON order_note (order_id, id);
 
--- live counts per status for the workspace tabs, kept by a statement-level trigger
+-- Live counts per status for the workspace tabs. Triggers append per-statement deltas (never update a
+-- shared row, so concurrent status changes never wait on each other or deadlock); reads sum them; a
+-- periodic job folds the deltas into one row per (merchant, status).
 CREATE TABLE order_status_count (
+    id          bigserial PRIMARY KEY,
     merchant_id bigint NOT NULL,
     status      text NOT NULL,
-    count       bigint NOT NULL DEFAULT 0,
-    PRIMARY KEY (merchant_id, status)
+    count       bigint NOT NULL
 );
+CREATE INDEX order_status_count_merchant_idx ON order_status_count (merchant_id, status);
 
 CREATE FUNCTION order_counts_ins() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO order_status_count (merchant_id, status, count)
-    SELECT merchant_id, status, count(*) FROM new_rows GROUP BY 1, 2 ORDER BY 1, 2
-    ON CONFLICT (merchant_id, status) DO UPDATE SET count = order_status_count.count + EXCLUDED.count;
+    SELECT merchant_id, status, count(*) FROM new_rows GROUP BY 1, 2;
     RETURN NULL;
 END $$;
 CREATE FUNCTION order_counts_upd() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -333,8 +337,7 @@ BEGIN
     SELECT merchant_id, status, sum(d) FROM (
         SELECT merchant_id, status, 1 AS d FROM new_rows
         UNION ALL SELECT merchant_id, status, -1 FROM old_rows) x
-    GROUP BY 1, 2 HAVING sum(d) <> 0 ORDER BY 1, 2
-    ON CONFLICT (merchant_id, status) DO UPDATE SET count = order_status_count.count + EXCLUDED.count;
+    GROUP BY 1, 2 HAVING sum(d) <> 0;
     RETURN NULL;
 END $$;
 CREATE TRIGGER sales_order_counts_ins AFTER INSERT ON sales_order

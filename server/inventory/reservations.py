@@ -11,19 +11,14 @@ until it takes its first stock_level lock; from then on it never waits for anyth
   by id. Availability is read under those locks, so the allocation decided in Python is exact and
   the writes cannot fail — the conditional UPDATE in ledger.apply re-checks it anyway, and the
   table's CHECK constraint is the last line;
-- holding an order or releasing its hold changes its status, and every status change locks the
-  merchant's order-count rows (order_status_count, kept by a trigger on sales_order) until commit.
-  Those rows are taken with NOWAIT once the decision is made; if another transaction has them, the
-  stock locks are given back (ROLLBACK TO a savepoint taken before them) and, after a short jittered
-  back-off, the decision is made again on fresh stock. Count rows are never waited for here: the
-  caller's own order inserts may hold some of them already, taken in no particular order;
+- holding an order or releasing its hold changes its status; the order counts that follow status
+  changes are insert-only deltas (no shared row to lock), so nothing waits after the stock locks;
 - a (warehouse, SKU) row that does not exist yet is created (zero) before the locks are taken, so a
   receipt racing an order always meets it on the same row lock: either the order sees the receipt,
   or the receipt's backorder pass sees the order held;
 - passes that run when stock is already locked (backorders after a receipt or a release) take further
-  order and stock locks with SKIP LOCKED and the order-count rows with NOWAIT — when another
-  transaction holds them the pass leaves those orders for the next one (receipts take the count rows
-  up front, so a receipt's own pass is never skipped for that).
+  order and stock locks with SKIP LOCKED — when another transaction holds them the pass leaves those
+  orders for the next one.
 
 Backorders are released in the transaction that frees the stock (receipt, positive adjustment,
 cancellation; later transfers and returns): the receipt and the reservations it enables commit
@@ -33,8 +28,6 @@ as a command, for an order skipped because another transaction held it at that i
 """
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -53,7 +46,6 @@ NO_RESERVE_HOLDS = frozenset({"unmatched_sku"})
 DEDUCTED = frozenset({S.SHIPPED, S.DELIVERED, S.COMPLETED})
 BACKORDER_CHUNK = 100
 BACKORDER_MAX = 5000           # orders looked at per pass; release_backorders continues the rest
-COUNT_ROWS_PATIENCE = 10.0     # seconds a reconciliation retries for busy order-count rows
 
 
 class InsufficientStock(DomainError):
@@ -164,17 +156,6 @@ class _Writes:
         self.holds.append((order, False, message, {"released": HOLD}))
         if reserved:
             self.released_holds.append(order["id"])
-
-    def statuses_changed(self) -> set[str]:
-        """The order-count rows the hold changes will touch (see holds.set_hold)."""
-        out: set[str] = set()
-        for order, hold, _, _ in self.holds:
-            remaining = [h for h in order["hold_reasons"] if h != HOLD]
-            if hold and order["status"] != S.ON_HOLD:
-                out |= {order["status"], S.ON_HOLD.value}
-            elif not hold and order["status"] == S.ON_HOLD and not remaining:
-                out |= {S.ON_HOLD.value, S.AWAITING_REVIEW.value}
-        return out
 
     def reserve(self, order: dict, line: LineDemand, sku: int, warehouse_id: int, level_id: int, qty: int) -> None:
         self.new.append((order["id"], line.line_id, sku, warehouse_id, level_id, qty))
@@ -295,27 +276,9 @@ async def _load(mid: int, wanted: list[int], wait: bool) -> _Batch | None:
 
 
 async def _decide_with_counts(actor: Actor, b: _Batch) -> _Writes:
-    """Decide under the stock locks; if that means status changes whose order-count rows another
-    transaction holds, give the stock locks back (ROLLBACK TO the savepoint taken before them), back
-    off briefly and decide again on fresh stock. Never waits for the count rows: the caller may hold
-    some already (its own order inserts and status changes take them), and another transaction may
-    hold others while waiting for those."""
-    tx = db.DB.current_transaction.get()
-    delay = 0.002
-    deadline = asyncio.get_running_loop().time() + COUNT_ROWS_PATIENCE
-    while True:
-        savepoint = await tx.savepoint()
-        w = await _decide(actor, b)
-        statuses = w.statuses_changed()
-        if not statuses or await holds.lock_order_counts(b.merchant_id, statuses, nowait=True):
-            await savepoint.release()
-            return w
-        await savepoint.rollback_to()                   # gives back every stock lock taken since
-        if asyncio.get_running_loop().time() > deadline:
-            raise ledger.StockConflict("orders of this merchant are changing status too fast to hold this one; "
-                                       "try again")
-        await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not security
-        delay = min(delay * 2, 0.1)
+    """Decide under the stock locks. Status changes no longer lock shared rows (order counts are
+    insert-only deltas), so nothing here waits for a lock after the stock rows are taken."""
+    return await _decide(actor, b)
 
 
 async def _decide(actor: Actor, b: _Batch) -> _Writes:
@@ -423,14 +386,12 @@ async def _release_backorders(actor: Actor, sku_ids: list[int], *, exclude: list
     """Reserve for orders held out_of_stock that need any of `sku_ids` (directly or as a kit
     component): highest order priority first, then the oldest paid, while any of that stock is left.
     Runs where stock locks may already be held, so it never waits: order and stock rows with SKIP
-    LOCKED, the order-count rows with NOWAIT (the whole pass is left for later if they are busy)."""
+    LOCKED."""
     mid = policy.tenant(actor)
     seen = list(exclude or [])
     released: list[int] = []
     looked = 0
     if not await _any_available(mid, sku_ids) or not await backorders_waiting(mid, sku_ids):
-        return released
-    if not await holds.lock_order_counts(mid, holds.HOLD_STATUSES, nowait=True):
         return released
     while looked < BACKORDER_MAX and await _any_available(mid, sku_ids):
         rows = await db.fetch(

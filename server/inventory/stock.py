@@ -14,7 +14,7 @@ from server.core import db
 from server.core.actor import Actor
 from server.core.errors import DomainError, ErrorList, NotFound, ValidationError
 from server.core.pagination import Page, decode_cursor, encode_cursor
-from server.inventory import holds, ledger, reservations
+from server.inventory import ledger, reservations
 from server.inventory.warehouses import resolve_warehouse
 
 RECEIPT_KINDS = ("receipt", "return")
@@ -57,13 +57,6 @@ def _level_view(row: Any, sku: dict, warehouse: dict) -> dict:
     return out
 
 
-async def _before_stock_locks(actor: Actor, sku: dict) -> None:
-    """Orders waiting for this SKU will change status once it arrives: take the order-count rows
-    that needs now, before the stock row (see the locking rule in reservations)."""
-    if await reservations.backorders_waiting(policy.tenant(actor), [sku["id"]]):
-        await holds.lock_order_counts(policy.tenant(actor), holds.HOLD_STATUSES)
-
-
 async def _add(actor: Actor, warehouse: dict, sku: dict, qty: int, kind: str, reason: str, reference: str) -> dict:
     """Add units to a level (created on first use) with its movement; the level stays row-locked."""
     row = await db.fetchrow(
@@ -88,7 +81,6 @@ async def receive(actor: Actor, warehouse: str | int, sku: str | int, quantity: 
     item = await _stockable(actor, sku)
     reference = (reference or "").strip()[:200]
     async with db.transaction():
-        await _before_stock_locks(actor, item)
         row = await _add(actor, wh, item, qty, kind, (reason or "").strip()[:500], reference)
         await audit.record(actor, f"stock.{kind}", "stock_level", row["id"],
                            after={"warehouse": wh["code"], "sku": item["code"], "quantity": qty,
@@ -117,7 +109,6 @@ async def adjust(actor: Actor, warehouse: str | int, sku: str | int, *, delta: i
     item = await _stockable(actor, sku)
     mid = policy.tenant(actor)
     async with db.transaction():
-        await _before_stock_locks(actor, item)
         if counted_quantity is not None:
             counted = _whole(counted_quantity, "countedQuantity", minimum=0)
             current = await db.fetchrow("SELECT * FROM stock_level WHERE warehouse_id = $1 AND sku_id = $2 FOR UPDATE",

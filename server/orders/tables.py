@@ -120,10 +120,11 @@ class OrderNote(Table, tablename="order_note"):
 
 
 class OrderStatusCount(Table, tablename="order_status_count"):
-    """Live order counts per status, kept by statement-level triggers on sales_order: read only.
-    The real key is (merchant_id, status); merchant_id stands in as Piccolo's one primary key."""
+    """Order count deltas per status, appended by statement-level triggers on sales_order and folded
+    by `queries.compact_status_counts`: sum them to read."""
 
-    merchant_id = BigInt(primary_key=True)
+    id = BigSerial(primary_key=True)
+    merchant_id = BigInt()
     status = Text()
     count = BigInt(default=0)
 
