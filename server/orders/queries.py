@@ -271,3 +271,27 @@ def _csv_value(o: dict, col: str) -> str:
     if isinstance(v, datetime):
         return v.isoformat()
     return "" if v is None else str(v)
+
+
+async def latest_id(actor: Actor) -> int:
+    """The newest order id of the tenant: where a list's "new orders since" watermark starts."""
+    policy.authorize(actor, "orders.view")
+    return int(await db.fetchval("SELECT coalesce(max(id), 0) FROM sales_order WHERE merchant_id = $1",
+                                 policy.tenant(actor)))
+
+
+async def arrived_since(actor: Actor, f: OrderFilter, since_id: int, *, first: int = 100) -> tuple[list[dict], int]:
+    """Orders matching a filter that arrived after `since_id` (the workspace's live "N new orders"):
+    the newest `first` of them, newest first, and how many there are."""
+    policy.authorize(actor, "orders.view")
+    where, args = build_where(actor, f)
+    args.append(int(since_id))
+    where.append(f"o.id > ${len(args)}")
+    sql_where = " AND ".join(where)
+    total = int(await db.fetchval(f"SELECT count(*) FROM sales_order o JOIN channel c ON c.id = o.channel_id "  # noqa: S608
+                                  f"WHERE {sql_where}", *args))
+    rows = []
+    if total and first > 0:
+        rows = await db.fetch(f"SELECT {LIST_COLUMNS} FROM sales_order o JOIN channel c ON c.id = o.channel_id "  # noqa: S608
+                              f"WHERE {sql_where} ORDER BY o.id DESC LIMIT {max(1, min(int(first), 500))}", *args)
+    return [present(dict(r), actor) for r in rows], total
