@@ -15,6 +15,7 @@ TABLE_MODULES = [
     "server.customers.tables",
     "server.orders.tables",
     "server.inventory.tables",
+    "server.inventory.channel_stock_tables",
     "server.inventory.transfer_tables",
 ]
 
