@@ -62,22 +62,23 @@ _PLANNED = {"created": "create", "updated": "update"}
 
 
 def export_skus_csv(actor: Actor, *, search: str = "", category: str = "", active: bool | None = None,
-                    batch: int = 500) -> AsyncIterator[str]:
+                    batch: int = 500, ids: list[int] | None = None) -> AsyncIterator[str]:
     """Stream the SKUs matching the filter as CSV text chunks (UTF-8 with BOM, so Excel shows Chinese).
 
     The permission is checked here, when called, so a page answers 403 before it starts streaming.
     """
     policy.authorize(actor, "catalog.view")
-    return _export(actor, search=search, category=category, active=active, batch=batch)
+    return _export(actor, search=search, category=category, active=active, batch=batch, ids=ids)
 
 
-async def _export(actor: Actor, *, search: str, category: str, active: bool | None, batch: int) -> AsyncIterator[str]:
+async def _export(actor: Actor, *, search: str, category: str, active: bool | None, batch: int,
+                  ids: list[int] | None = None) -> AsyncIterator[str]:
     out = CsvWriter(EXPORT_COLUMNS)
     yield out.take()
     after = None
     while True:
         page = await catalog.list_skus(actor, first=batch, after=after, search=search, category=category,
-                                       active=active)
+                                       active=active, ids=ids)
         for s in page.items:
             out.add([safe_cell(s["code"]), safe_cell(s["name"]), safe_cell(s["barcode"]), safe_cell(s["spec"]),
                      safe_cell(s["category"]), s["weight_g"], from_minor(s["cost_minor"], s["currency"]),
@@ -219,3 +220,35 @@ async def _plan(actor: Actor, data: bytes) -> tuple[ImportPreview, list[dict[str
 def _row_errors(line: int, exc: DomainError) -> list[RowError]:
     errors = exc.errors if isinstance(exc, ErrorList) and exc.errors else [exc]
     return [RowError(line, _FIELDS.get(e.field or "", e.field or ""), e.code, e.message) for e in errors]
+
+
+LISTING_EXPORT_COLUMNS = ["channel", "platform", "platform_product_id", "platform_sku_id", "platform_sku_code",
+                          "title", "sku", "match_method", "waiting_orders"]
+
+
+def export_listings_csv(actor: Actor, *, channel_id: int | None = None, unmatched: bool | None = None,
+                        search: str = "", ids: list[int] | None = None, batch: int = 500) -> AsyncIterator[str]:
+    """Stream channel listings matching the filter (or the given ids) as CSV text chunks."""
+    policy.authorize(actor, "catalog.view")
+    return _export_listings(actor, channel_id=channel_id, unmatched=unmatched, search=search, ids=ids, batch=batch)
+
+
+async def _export_listings(actor: Actor, *, channel_id: int | None, unmatched: bool | None, search: str,
+                           ids: list[int] | None, batch: int) -> AsyncIterator[str]:
+    out = CsvWriter(LISTING_EXPORT_COLUMNS)
+    yield out.take()
+    after = None
+    while True:
+        page = await catalog.list_listings(actor, channel_id=channel_id, unmatched=unmatched, search=search,
+                                           ids=ids, first=batch, after=after)
+        for row in page.items:
+            out.add([safe_cell(row["channel_name"]), row["platform"], safe_cell(row["platform_product_id"]),
+                     safe_cell(row["platform_sku_id"]), safe_cell(row["platform_sku_code"]),
+                     safe_cell(row["title"]), safe_cell(row["sku_code"] or ""), row["match_method"],
+                     row["waiting_orders"]])
+        chunk = out.take()
+        if chunk:
+            yield chunk
+        if not page.has_next:
+            return
+        after = page.end_cursor

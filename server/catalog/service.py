@@ -153,9 +153,12 @@ async def skus_by_ref(actor: Actor, refs: list[str], *, by_id: bool = True) -> d
 
 
 async def list_skus(actor: Actor, *, first: int = 50, after: str | None = None, search: str = "",
-                    category: str = "", active: bool | None = None) -> Page:
+                    category: str = "", active: bool | None = None, ids: list[int] | None = None) -> Page:
     policy.authorize(actor, "catalog.view")
     where, args = ["merchant_id = $1"], [policy.tenant(actor)]
+    if ids:
+        args.append([int(i) for i in ids])
+        where.append(f"id = ANY(${len(args)}::bigint[])")
     if search:
         args.append(f"%{search}%")
         where.append(f"(code || ' ' || name || ' ' || barcode) ILIKE ${len(args)}")
@@ -224,9 +227,17 @@ async def _match_waiting_listings(actor: Actor, skus: list[dict]) -> None:
 
 
 async def list_listings(actor: Actor, *, channel_id: int | None = None, unmatched: bool | None = None,
-                        first: int = 50, after: str | None = None, listing_id: int | None = None) -> Page:
+                        first: int = 50, after: str | None = None, listing_id: int | None = None,
+                        search: str = "", ids: list[int] | None = None) -> Page:
     policy.authorize(actor, "catalog.view")
     where, args = ["l.merchant_id = $1"], [policy.tenant(actor)]
+    if ids:
+        args.append([int(i) for i in ids])
+        where.append(f"l.id = ANY(${len(args)}::bigint[])")
+    if search:  # platform code / ids, title, or the matched merchant SKU code
+        args.append(f"%{search.strip()}%")
+        where.append(f"(l.platform_sku_code || ' ' || l.platform_sku_id || ' ' || l.platform_product_id || ' ' "
+                     f"|| l.title || ' ' || coalesce(s.code, '')) ILIKE ${len(args)}")
     if listing_id is not None:
         args.append(int(listing_id))
         where.append(f"l.id = ${len(args)}")
@@ -248,3 +259,11 @@ async def list_listings(actor: Actor, *, channel_id: int | None = None, unmatche
             WHERE {' AND '.join(where)} ORDER BY l.id LIMIT {first + 1}""", *args)  # noqa: S608
     return Page(items=[dict(r) for r in rows[:first]], has_next=len(rows) > first,
                 cursor=lambda item: encode_cursor(item["id"]))
+
+
+async def sku_categories(actor: Actor) -> list[str]:
+    """The merchant's SKU categories in use (for filter choices)."""
+    policy.authorize(actor, "catalog.view")
+    rows = await db.fetch("SELECT DISTINCT category FROM sku WHERE merchant_id = $1 AND category <> '' "
+                          "ORDER BY category LIMIT 500", policy.tenant(actor))
+    return [r["category"] for r in rows]
