@@ -69,9 +69,6 @@ CREATE TABLE transfer_event (
     at          timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX transfer_event_transfer_idx ON transfer_event (transfer_id, id);
-
--- recent demand per warehouse (transfer suggestions): reservations by warehouse and time
-CREATE INDEX reservation_demand_idx ON reservation (merchant_id, created_at) WHERE status IN ('reserved', 'shipped');
 """
 
 
