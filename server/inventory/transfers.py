@@ -1,0 +1,527 @@
+"""Transfers (调拨): moving stock from one of the merchant's warehouses to another.
+
+Lifecycle (TRANSITIONS below; `transition()` is the only writer of transfer_order.status, and writes
+the timeline event and the audit entry):
+
+    draft ──ship──▶ shipped ──receive (part)──▶ partially_received ──receive (rest)──▶ received
+      │                │                               │
+      └──cancel──▶ cancelled ◀──────cancel─────────────┘
+
+- draft: lines (SKU × quantity) from → to. Nothing has moved; a draft may be cancelled freely.
+- ship: every line leaves the source as a `transfer_out` movement, checked against the source's
+  *available* stock under row locks (units reserved for orders never leave: `insufficient_stock`
+  names the SKU and warehouse). The units show as `incoming` at the destination. All lines or none.
+- receive: any quantities up to what is still in transit (partial receipts allowed); each receipt is
+  a `transfer_in` movement at the destination and lowers its `incoming`. Units arriving go straight
+  to orders waiting for them (backorders), in the same transaction, exactly like a purchase receipt.
+  When everything shipped has arrived the transfer is `received` (closed).
+- cancel after shipping: the units still in transit (shipped − received) go back to the SOURCE as
+  `transfer_in` movements there (reason "returned to source"), the destination's `incoming` drops by
+  them, and waiting backorders at the source are served. What was already received stays received.
+
+Locking follows reservations.py: the transfer row first, then every stock_level row involved in ONE
+statement ordered by id; after that nothing waits (backorder passes use SKIP LOCKED). Missing
+destination rows are created before the locks are taken.
+"""
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator
+from typing import Any
+
+from server.audit import service as audit
+from server.auth import policy
+from server.core import clock, db
+from server.core.actor import Actor
+from server.core.csvimport import CsvWriter, safe_cell
+from server.core.errors import DomainError, ErrorList, NotFound, ValidationError
+from server.core.pagination import Page, decode_cursor, encode_cursor
+from server.inventory import ledger, reservations
+from server.inventory.reservations import InsufficientStock
+from server.inventory.warehouses import resolve_warehouse
+
+
+class TransferStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SHIPPED = "shipped"
+    PARTIALLY_RECEIVED = "partially_received"
+    RECEIVED = "received"
+    CANCELLED = "cancelled"
+
+
+T = TransferStatus
+STATUSES = tuple(s.value for s in T)
+OPEN = frozenset({T.DRAFT, T.SHIPPED, T.PARTIALLY_RECEIVED})
+IN_TRANSIT = frozenset({T.SHIPPED, T.PARTIALLY_RECEIVED})
+TRANSITIONS: dict[TransferStatus, frozenset[TransferStatus]] = {
+    T.DRAFT: frozenset({T.SHIPPED, T.CANCELLED}),
+    T.SHIPPED: frozenset({T.PARTIALLY_RECEIVED, T.RECEIVED, T.CANCELLED}),
+    T.PARTIALLY_RECEIVED: frozenset({T.PARTIALLY_RECEIVED, T.RECEIVED, T.CANCELLED}),
+    T.RECEIVED: frozenset(),
+    T.CANCELLED: frozenset(),
+}
+MAX_LINES = 500
+SUGGESTION_DAYS = 14
+
+
+class InvalidTransferTransition(DomainError):
+    code = "invalid_transition"
+    status = 409
+
+
+def number(transfer_id: int) -> str:
+    return f"TR-{transfer_id:06d}"
+
+
+def can_move(current: str, target: str) -> bool:
+    return T(target) in TRANSITIONS[T(current)]
+
+
+async def transition(actor: Actor, transfer: dict, target: str, *, kind: str, message: str = "",
+                     data: dict | None = None, extra_sets: dict | None = None) -> dict:
+    """Move one transfer (row locked by the caller) to `target`: validate, write, timeline, audit."""
+    current = transfer["status"]
+    if not can_move(current, target):
+        raise InvalidTransferTransition(
+            f"transfer {number(transfer['id'])} is {current.replace('_', ' ')} and cannot become "
+            f"{target.replace('_', ' ')}", field="id")
+    sets = {"status": target, **(extra_sets or {})}
+    assignments = ", ".join(f"{k} = ${i + 2}" for i, k in enumerate(sets))
+    row = await db.fetchrow(f"UPDATE transfer_order SET {assignments}, updated_at = now() "  # noqa: S608 - fixed keys
+                            "WHERE id = $1 RETURNING *", transfer["id"], *sets.values())
+    await _event(actor, transfer, kind, message, data or {}, current, target)
+    await audit.record(actor, f"transfer.{kind}", "transfer", transfer["id"],
+                       before={"status": current}, after={"status": target, **(data or {})})
+    return dict(row)
+
+
+async def _event(actor: Actor, transfer: dict, kind: str, message: str, data: dict, from_status: str = "",
+                 to_status: str = "") -> None:
+    await db.execute(
+        """INSERT INTO transfer_event (merchant_id, transfer_id, kind, from_status, to_status, actor_label, message,
+                                       data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)""",
+        transfer["merchant_id"], transfer["id"], kind, from_status, to_status, actor.label, message, db.dumps(data))
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+_SELECT = """SELECT t.*, fw.code AS from_code, fw.name AS from_name, tw.code AS to_code, tw.name AS to_name,
+                    coalesce(l.lines, 0) AS line_count, coalesce(l.units, 0) AS units,
+                    coalesce(l.received, 0) AS received_units, coalesce(l.in_transit, 0) AS in_transit_units
+             FROM transfer_order t
+             JOIN warehouse fw ON fw.id = t.from_warehouse_id JOIN warehouse tw ON tw.id = t.to_warehouse_id
+             LEFT JOIN LATERAL (SELECT count(*) AS lines, sum(quantity) AS units, sum(received_quantity) AS received,
+                                       sum(shipped_quantity - received_quantity - returned_quantity) AS in_transit
+                                FROM transfer_line WHERE transfer_id = t.id) l ON true"""
+
+
+def _view(row: Any) -> dict:
+    out = dict(row)
+    out["number"] = number(out["id"])
+    for k in ("line_count", "units", "received_units", "in_transit_units"):
+        out[k] = int(out.get(k) or 0)
+    return out
+
+
+async def _lines(transfer_id: int) -> list[dict]:
+    rows = await db.fetch(
+        """SELECT l.*, s.code AS sku_code, s.name AS sku_name,
+                  l.shipped_quantity - l.received_quantity - l.returned_quantity AS in_transit
+           FROM transfer_line l JOIN sku s ON s.id = l.sku_id WHERE l.transfer_id = $1 ORDER BY l.line_no""",
+        transfer_id)
+    return [dict(r) for r in rows]
+
+
+async def get_transfer(actor: Actor, transfer_id: int | str, *, events: bool = True) -> dict:
+    """One transfer with its warehouses, lines (quantity, shipped, received, returned, in transit) and
+    timeline (oldest first)."""
+    policy.authorize(actor, "inventory.view")
+    tid = _id(transfer_id)
+    row = await db.fetchrow(f"{_SELECT} WHERE t.merchant_id = $1 AND t.id = $2",  # noqa: S608
+                            policy.tenant(actor), tid)
+    if row is None:
+        raise NotFound("transfer not found", code="unknown_transfer", field="id")
+    out = _view(row)
+    out["lines"] = await _lines(tid)
+    if events:
+        out["events"] = [dict(r) | {"data": db.loads(r["data"]) if isinstance(r["data"], str) else r["data"]}
+                         for r in await db.fetch("SELECT * FROM transfer_event WHERE transfer_id = $1 ORDER BY id",
+                                                 tid)]
+    return out
+
+
+def _id(value: int | str) -> int:
+    text = str(value).strip().upper().removeprefix("TR-")
+    if not text.isdigit() or len(text) > 18:
+        raise NotFound("transfer not found", code="unknown_transfer", field="id")
+    return int(text)
+
+
+async def list_transfers(actor: Actor, *, status: str | None = None, warehouse: str | int | None = None,
+                         sku: str | int | None = None, ids: list[int] | None = None, first: int = 50,
+                         after: str | None = None) -> Page:
+    """Transfers, newest first (keyset on id). `warehouse`: from or to it; `sku`: with a line of it."""
+    policy.authorize(actor, "inventory.view")
+    where, args = ["t.merchant_id = $1"], [policy.tenant(actor)]
+
+    def add(sql: str, value: Any) -> None:
+        args.append(value)
+        where.append(sql.replace("?", f"${len(args)}"))
+
+    if status:
+        if status == "open":
+            add("t.status = ANY(?::text[])", [s.value for s in OPEN])
+        elif status not in STATUSES:
+            raise ValidationError(f"status must be one of {', '.join(STATUSES)}", code="invalid", field="status")
+        else:
+            add("t.status = ?", status)
+    if warehouse not in (None, ""):
+        args.append((await resolve_warehouse(actor, warehouse))["id"])
+        where.append(f"(t.from_warehouse_id = ${len(args)} OR t.to_warehouse_id = ${len(args)})")
+    if sku not in (None, ""):
+        from server.inventory.stock import resolve_skus  # noqa: PLC0415 - stock is the SKU resolver
+
+        add("EXISTS (SELECT 1 FROM transfer_line tl WHERE tl.transfer_id = t.id AND tl.sku_id = ?)",
+            (await resolve_skus(actor, [sku]))[0]["id"])
+    if ids is not None:
+        add("t.id = ANY(?::bigint[])", [int(i) for i in ids])
+    count_where, count_args = list(where), list(args)
+    if after:
+        add("t.id < ?", int(decode_cursor(after)[0]))
+    first = max(1, min(int(first), 500))
+    rows = await db.fetch(f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY t.id DESC LIMIT {first + 1}",  # noqa: S608
+                          *args)
+    total = await db.fetchval(f"SELECT count(*) FROM transfer_order t WHERE {' AND '.join(count_where)}",  # noqa: S608
+                              *count_args)
+    return Page(items=[_view(r) for r in rows[:first]], has_next=len(rows) > first,
+                cursor=lambda it: encode_cursor(it["id"]), total=total)
+
+
+EXPORT_COLUMNS = ["number", "status", "from_warehouse", "to_warehouse", "sku", "sku_name", "quantity", "shipped",
+                  "received", "returned", "in_transit", "reference", "created_at", "shipped_at", "received_at"]
+
+
+def export_transfers_csv(actor: Actor, *, status: str | None = None, warehouse: str | int | None = None,
+                         ids: list[int] | None = None, batch: int = 200) -> AsyncIterator[str]:
+    """One CSV row per transfer line (UTF-8 with BOM). Checks the permission when called."""
+    policy.authorize(actor, "inventory.view")
+    return _export(actor, status=status, warehouse=warehouse, ids=ids, batch=batch)
+
+
+async def _export(actor: Actor, *, status: str | None, warehouse: str | int | None, ids: list[int] | None,
+                  batch: int) -> AsyncIterator[str]:
+    out = CsvWriter(EXPORT_COLUMNS)
+    yield out.take()
+    after = None
+    while True:
+        page = await list_transfers(actor, status=status, warehouse=warehouse, ids=ids, first=batch, after=after)
+        for t in page.items:
+            for ln in await _lines(t["id"]):
+                out.add([t["number"], t["status"], safe_cell(t["from_code"]), safe_cell(t["to_code"]),
+                         safe_cell(ln["sku_code"]), safe_cell(ln["sku_name"]), ln["quantity"], ln["shipped_quantity"],
+                         ln["received_quantity"], ln["returned_quantity"], ln["in_transit"], safe_cell(t["reference"]),
+                         t["created_at"].isoformat(), t["shipped_at"].isoformat() if t["shipped_at"] else "",
+                         t["received_at"].isoformat() if t["received_at"] else ""])
+        chunk = out.take()
+        if chunk:
+            yield chunk
+        if not page.has_next:
+            return
+        after = page.end_cursor
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+def _qty(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
+        raise ValidationError(f"{field} must be a whole number above 0", code="invalid", field=field)
+    n = int(str(value).strip())
+    if n <= 0:
+        raise ValidationError(f"{field} must be more than 0", code="invalid", field=field)
+    return n
+
+
+async def create_transfer(actor: Actor, from_warehouse: str | int, to_warehouse: str | int,
+                          lines: list[dict], *, reference: str = "", note: str = "",
+                          suggested: bool = False) -> dict:
+    """A draft transfer. lines: [{sku (code or id), quantity}]; a SKU at most once. Nothing moves yet."""
+    policy.authorize(actor, "inventory.manage")
+    from server.inventory.stock import _stockable  # noqa: PLC0415 - stock imports reservations, not us
+
+    errors: list[DomainError] = []
+    src = dst = None
+    for field, ref in (("fromWarehouse", from_warehouse), ("toWarehouse", to_warehouse)):
+        if ref in (None, ""):
+            errors.append(ValidationError(f"{field} is required", code="required", field=field))
+            continue
+        try:
+            wh = await resolve_warehouse(actor, ref)
+        except NotFound as exc:
+            errors.append(NotFound(exc.message, code=exc.code, field=field))
+            continue
+        if field == "fromWarehouse":
+            src = wh
+        else:
+            dst = wh
+    if src and dst and src["id"] == dst["id"]:
+        errors.append(ValidationError("a transfer goes between two different warehouses", code="same_warehouse",
+                                      field="toWarehouse"))
+    clean: list[tuple[dict, int]] = []
+    if not lines:
+        errors.append(ValidationError("add at least one line (SKU and quantity)", code="required", field="lines"))
+    elif len(lines) > MAX_LINES:
+        errors.append(ValidationError(f"at most {MAX_LINES} lines per transfer", code="invalid", field="lines"))
+    seen: dict[int, int] = {}
+    for n, line in enumerate(lines or []):
+        if str(line.get("sku") or "").strip() == "":
+            errors.append(ValidationError("choose a SKU", code="required", field=f"lines.{n}.sku"))
+            continue
+        try:
+            sku = await _stockable(actor, line["sku"])
+        except DomainError as exc:
+            errors.append(type(exc)(exc.message, code=exc.code, field=f"lines.{n}.sku"))
+            continue
+        try:
+            qty = _qty(line.get("quantity"), f"lines.{n}.quantity")
+        except DomainError as exc:
+            errors.append(exc)
+            continue
+        if sku["id"] in seen:
+            errors.append(ValidationError(f"{sku['code']} is already on line {seen[sku['id']] + 1}",
+                                          code="duplicate_sku", field=f"lines.{n}.sku"))
+            continue
+        seen[sku["id"]] = n
+        clean.append((sku, qty))
+    if errors:
+        raise errors[0] if len(errors) == 1 else ErrorList(errors)
+    assert src is not None and dst is not None
+    mid = policy.tenant(actor)
+    async with db.transaction():
+        row = await db.fetchrow(
+            """INSERT INTO transfer_order (merchant_id, from_warehouse_id, to_warehouse_id, reference, note, suggested,
+                                           created_by) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *""",
+            mid, src["id"], dst["id"], (reference or "").strip()[:200], (note or "").strip()[:2000], suggested,
+            actor.label)
+        await db.execute(
+            """INSERT INTO transfer_line (merchant_id, transfer_id, line_no, sku_id, quantity)
+               SELECT $1, $2, n, s, q FROM unnest($3::int[], $4::bigint[], $5::int[]) AS u(n, s, q)""",
+            mid, row["id"], list(range(1, len(clean) + 1)), [s["id"] for s, _ in clean], [q for _, q in clean])
+        data = {"from": src["code"], "to": dst["code"], "lines": {s["code"]: q for s, q in clean}}
+        await _event(actor, dict(row), "created", "suggested transfer created" if suggested else "draft created",
+                     data, "", T.DRAFT)
+        await audit.record(actor, "transfer.create", "transfer", row["id"], after={"status": T.DRAFT.value, **data})
+    return await get_transfer(actor, row["id"])
+
+
+async def _locked(actor: Actor, transfer_id: int | str) -> dict:
+    row = await db.fetchrow("SELECT * FROM transfer_order WHERE id = $1 AND merchant_id = $2 FOR UPDATE",
+                            _id(transfer_id), policy.tenant(actor))
+    if row is None:
+        raise NotFound("transfer not found", code="unknown_transfer", field="id")
+    return dict(row)
+
+
+async def _lock_levels(mid: int, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], dict]:
+    """Create the missing (warehouse, SKU) rows, then lock them all in one statement by id."""
+    whs, skus = [w for w, _ in pairs], [s for _, s in pairs]
+    await db.execute(
+        """INSERT INTO stock_level (merchant_id, warehouse_id, sku_id)
+           SELECT $1, w, s FROM unnest($2::bigint[], $3::bigint[]) AS u(w, s)
+           WHERE NOT EXISTS (SELECT 1 FROM stock_level l WHERE l.warehouse_id = u.w AND l.sku_id = u.s)
+           ORDER BY w, s ON CONFLICT (warehouse_id, sku_id) DO NOTHING""", mid, whs, skus)
+    rows = await db.fetch(
+        """SELECT l.* FROM stock_level l JOIN unnest($2::bigint[], $3::bigint[]) AS u(w, s)
+                ON l.warehouse_id = u.w AND l.sku_id = u.s
+           WHERE l.merchant_id = $1 ORDER BY l.id FOR UPDATE OF l""", mid, whs, skus)
+    return {(r["warehouse_id"], r["sku_id"]): dict(r) for r in rows}
+
+
+async def _codes(*warehouse_ids: int) -> dict[int, str]:
+    return {r["id"]: r["code"] for r in await db.fetch("SELECT id, code FROM warehouse WHERE id = ANY($1::bigint[])",
+                                                       list(warehouse_ids))}
+
+
+async def _incoming(changes: list[tuple[int, int]]) -> None:
+    """Add to (or, negative, take from) stock_level.incoming: [(level id, units)]; rows locked."""
+    if changes:
+        await db.execute(
+            """UPDATE stock_level s SET incoming = s.incoming + u.d, updated_at = now()
+               FROM unnest($1::bigint[], $2::int[]) AS u(id, d) WHERE s.id = u.id""",
+            [c[0] for c in changes], [c[1] for c in changes])
+
+
+async def ship_transfer(actor: Actor, transfer_id: int | str) -> dict:
+    """Draft → shipped: every line leaves the source (transfer_out) and is incoming at the destination.
+    A line asking for more than the source has available (on hand − reserved) refuses the whole
+    shipment with `insufficient_stock` naming the SKU and the warehouse."""
+    policy.authorize(actor, "inventory.manage")
+    mid = policy.tenant(actor)
+    async with db.transaction():
+        t = await _locked(actor, transfer_id)
+        if t["status"] != T.DRAFT:
+            raise InvalidTransferTransition(
+                f"transfer {number(t['id'])} is {t['status'].replace('_', ' ')}; only a draft can be shipped",
+                field="id")
+        lines = await _lines(t["id"])
+        src, dst = t["from_warehouse_id"], t["to_warehouse_id"]
+        codes = await _codes(src, dst)
+        levels = await _lock_levels(mid, sorted([(src, ln["sku_id"]) for ln in lines]
+                                                + [(dst, ln["sku_id"]) for ln in lines]))
+        errors: list[DomainError] = []
+        for n, ln in enumerate(lines):
+            lv = levels[(src, ln["sku_id"])]
+            available = lv["on_hand"] - lv["reserved"]
+            if ln["quantity"] > available:
+                errors.append(InsufficientStock(
+                    f"cannot ship {ln['quantity']} of {ln['sku_code']} from {codes[src]}: {available} available "
+                    f"({lv['on_hand']} on hand, {lv['reserved']} reserved for orders)",
+                    field=f"lines.{n}.quantity",
+                    details={"sku": ln["sku_code"], "warehouse": codes[src], "available": available}))
+        if errors:
+            raise errors[0] if len(errors) == 1 else ErrorList(errors)
+        ref = number(t["id"])
+        await ledger.apply(mid, actor.label, [
+            ledger.Move(levels[(src, ln["sku_id"])]["id"], src, ln["sku_id"], "transfer_out",
+                        on_hand_delta=-ln["quantity"], reason=f"transfer to {codes[dst]}", reference=ref)
+            for ln in lines])
+        await _incoming([(levels[(dst, ln["sku_id"])]["id"], ln["quantity"]) for ln in lines])
+        await db.execute("UPDATE transfer_line SET shipped_quantity = quantity WHERE transfer_id = $1", t["id"])
+        await transition(actor, t, T.SHIPPED, kind="shipped",
+                         message=f"shipped from {codes[src]} to {codes[dst]}",
+                         data={"lines": {ln["sku_code"]: ln["quantity"] for ln in lines}},
+                         extra_sets={"shipped_at": clock.now()})
+    return await get_transfer(actor, t["id"])
+
+
+async def receive_transfer(actor: Actor, transfer_id: int | str, quantities: dict[str | int, Any] | None = None
+                           ) -> dict:
+    """Units of a shipped transfer arrive at the destination. `quantities`: {SKU code or id: units};
+    None receives everything still in transit. Partial receipts leave the transfer
+    partially_received; the last one closes it (received). Returns the transfer with
+    `released_orders`: backorders the arriving units now reserve."""
+    policy.authorize(actor, "inventory.adjust")
+    mid = policy.tenant(actor)
+    async with db.transaction():
+        t = await _locked(actor, transfer_id)
+        if t["status"] not in IN_TRANSIT:
+            raise InvalidTransferTransition(
+                f"transfer {number(t['id'])} is {t['status'].replace('_', ' ')}; only a shipped transfer can be "
+                "received", field="id")
+        lines = await _lines(t["id"])
+        take = _receipt(lines, quantities)
+        src, dst = t["from_warehouse_id"], t["to_warehouse_id"]
+        codes = await _codes(src, dst)
+        levels = await _lock_levels(mid, sorted((dst, ln["sku_id"]) for ln in lines if take.get(ln["id"])))
+        ref = number(t["id"])
+        moving = [ln for ln in lines if take.get(ln["id"])]
+        await ledger.apply(mid, actor.label, [
+            ledger.Move(levels[(dst, ln["sku_id"])]["id"], dst, ln["sku_id"], "transfer_in",
+                        on_hand_delta=take[ln["id"]], reason=f"transfer from {codes[src]}", reference=ref)
+            for ln in moving])
+        await _incoming([(levels[(dst, ln["sku_id"])]["id"], -take[ln["id"]]) for ln in moving])
+        await db.execute(
+            """UPDATE transfer_line l SET received_quantity = l.received_quantity + u.q
+               FROM unnest($1::bigint[], $2::int[]) AS u(id, q) WHERE l.id = u.id""",
+            [ln["id"] for ln in moving], [take[ln["id"]] for ln in moving])
+        left = sum(ln["in_transit"] for ln in lines) - sum(take.values())
+        target = T.RECEIVED if left == 0 else T.PARTIALLY_RECEIVED
+        received = {ln["sku_code"]: take[ln["id"]] for ln in moving}
+        await transition(actor, t, target, kind="received" if left == 0 else "received_part",
+                         message=f"{sum(take.values())} units received at {codes[dst]}"
+                                 + ("" if left == 0 else f", {left} still in transit"),
+                         data={"lines": received, "in_transit": left},
+                         extra_sets={"received_at": clock.now()} if left == 0 else None)
+        released = await reservations._release_backorders(actor, sorted({ln["sku_id"] for ln in moving}))
+    return await get_transfer(actor, t["id"]) | {"released_orders": released}
+
+
+def _receipt(lines: list[dict], quantities: dict[str | int, Any] | None) -> dict[int, int]:
+    """{line id: units} for a receipt, checked against what is still in transit."""
+    if quantities is None:
+        return {ln["id"]: ln["in_transit"] for ln in lines if ln["in_transit"] > 0}
+    by_ref: dict[str, dict] = {}
+    for ln in lines:
+        by_ref[ln["sku_code"]] = ln
+        by_ref.setdefault(str(ln["sku_id"]), ln)
+    take: dict[int, int] = {}
+    errors: list[DomainError] = []
+    for ref, value in quantities.items():
+        ln = by_ref.get(str(ref).strip())
+        field = f"lines.{str(ref).strip()}"
+        if ln is None:
+            errors.append(ValidationError(f"{ref} is not on this transfer", code="unknown_sku", field=field))
+            continue
+        if value in (None, "", 0, "0"):
+            continue
+        try:
+            n = _qty(value, field)
+        except DomainError as exc:
+            errors.append(exc)
+            continue
+        if n > ln["in_transit"]:
+            errors.append(ValidationError(
+                f"{ln['sku_code']}: cannot receive {n}, only {ln['in_transit']} still in transit",
+                code="too_many", field=field))
+            continue
+        take[ln["id"]] = take.get(ln["id"], 0) + n
+    if errors:
+        raise errors[0] if len(errors) == 1 else ErrorList(errors)
+    if not take:
+        raise ValidationError("enter how many units arrived for at least one line", code="required", field="lines")
+    return take
+
+
+async def cancel_transfer(actor: Actor, transfer_id: int | str, reason: str = "") -> dict:
+    """Cancel a draft (nothing moves) or a shipped transfer: what is still in transit returns to the
+    source (transfer_in at the source, `incoming` at the destination drops); received units stay."""
+    policy.authorize(actor, "inventory.manage")
+    mid = policy.tenant(actor)
+    reason = (reason or "").strip()[:500]
+    async with db.transaction():
+        t = await _locked(actor, transfer_id)
+        if t["status"] not in OPEN:
+            raise InvalidTransferTransition(
+                f"transfer {number(t['id'])} is already {t['status'].replace('_', ' ')}", field="id")
+        released: list[int] = []
+        returned: dict[str, int] = {}
+        returned_skus: list[int] = []
+        if t["status"] in IN_TRANSIT:
+            lines = [ln for ln in await _lines(t["id"]) if ln["in_transit"] > 0]
+            src, dst = t["from_warehouse_id"], t["to_warehouse_id"]
+            codes = await _codes(src, dst)
+            if lines:
+                levels = await _lock_levels(mid, sorted([(src, ln["sku_id"]) for ln in lines]
+                                                        + [(dst, ln["sku_id"]) for ln in lines]))
+                ref = number(t["id"])
+                await ledger.apply(mid, actor.label, [
+                    ledger.Move(levels[(src, ln["sku_id"])]["id"], src, ln["sku_id"], "transfer_in",
+                                on_hand_delta=ln["in_transit"], reason=f"transfer cancelled: returned from "
+                                f"transit to {codes[src]}" + (f" ({reason})" if reason else ""), reference=ref)
+                    for ln in lines])
+                await _incoming([(levels[(dst, ln["sku_id"])]["id"], -ln["in_transit"]) for ln in lines])
+                await db.execute("UPDATE transfer_line SET returned_quantity = shipped_quantity - received_quantity "
+                                 "WHERE transfer_id = $1", t["id"])
+                returned = {ln["sku_code"]: ln["in_transit"] for ln in lines}
+                returned_skus = sorted({ln["sku_id"] for ln in lines})
+        message = "cancelled" + (f": {reason}" if reason else "")
+        if returned:
+            message += f"; {sum(returned.values())} units in transit returned to the source"
+        await transition(actor, t, T.CANCELLED, kind="cancelled", message=message,
+                         data={"reason": reason, "returned": returned}, extra_sets={"cancelled_at": clock.now()})
+        if returned:
+            released = await reservations._release_backorders(actor, returned_skus)
+    return await get_transfer(actor, t["id"]) | {"released_orders": released}
+
+
+async def incoming_mismatches(merchant_id: int | None = None) -> list[dict]:
+    """Each level's `incoming` equals the units in transit to it on open transfers."""
+    rows = await db.fetch(
+        """SELECT l.id, l.warehouse_id, l.sku_id, l.incoming, coalesce(x.units, 0) AS in_transit
+           FROM stock_level l
+           LEFT JOIN (SELECT t.to_warehouse_id AS w, tl.sku_id AS s,
+                             sum(tl.shipped_quantity - tl.received_quantity - tl.returned_quantity) AS units
+                      FROM transfer_line tl JOIN transfer_order t ON t.id = tl.transfer_id
+                      GROUP BY 1, 2) x ON x.w = l.warehouse_id AND x.s = l.sku_id
+           WHERE ($1::bigint IS NULL OR l.merchant_id = $1) AND l.incoming <> coalesce(x.units, 0)
+           ORDER BY l.id""", merchant_id)
+    return [dict(r) for r in rows]
