@@ -110,6 +110,8 @@ async def update_channel(actor: Actor, channel_id: int, *, name: str | None = No
     async with db.transaction():
         row = await _get(actor, channel_id, lock=True)
         changes: dict[str, Any] = {}
+        if name is not None and not name.strip():
+            raise ValidationError("name the channel (e.g. the shop's name)", code="required", field="name")
         if name is not None and name.strip() != row["name"]:
             changes["name"] = name.strip()
         if config is not None:

@@ -94,12 +94,13 @@ async def test_create_channel_encrypts_credentials_and_never_shows_them(client, 
 async def test_create_reports_field_errors(client, users):
     admin = await users.make("admin")
     await sign_in(client, admin)
-    r = await client.post("/channels", data=shopify_form(client, name="", cfg_access_token=""),
+    r = await client.post("/channels", data=shopify_form(client, name=""), headers=hx(client))
+    assert r.status_code == 422 and "<html" not in r.text and 'id="f-name-error"' in r.text
+    r = await client.post("/channels", data=shopify_form(client, cfg_access_token="", cfg_shop_domain=""),
                           headers=hx(client))
     assert r.status_code == 422
-    assert "<html" not in r.text
-    assert 'id="f-name-error"' in r.text
-    assert 'id="f-cfg_access_token-error"' in r.text
+    assert 'id="f-cfg_access_token-error"' in r.text and 'id="f-cfg_shop_domain-error"' in r.text
+    r = await client.post("/channels", data=shopify_form(client, cfg_access_token=""), headers=hx(client))
     # the secret typed in is not sent back; the other values are kept
     assert ShopifySandbox.credentials["shop_domain"] in r.text and SHOPIFY_SECRET not in r.text
     assert await db.fetchval("SELECT count(*) FROM channel") == 0
