@@ -149,6 +149,7 @@ class InventoryUpdate:
     quantity: int
     sku_code: str = ""
     location_id: str = ""                # Shopify inventory location, when relevant
+    variant_id: str = ""                 # Shopify: the listing's variant, when its inventory item is not known
 
 
 @dataclass(slots=True)
@@ -251,6 +252,11 @@ class Connector:
     # -- writing back ----------------------------------------------------------------------
     async def push_inventory(self, updates: list[InventoryUpdate]) -> list[PushResult]:
         raise ConnectorError(f"{self.platform} does not accept stock pushes", code="unsupported")
+
+    def listing_update(self, platform_product_id: str, platform_sku_id: str, sku_code: str,
+                       quantity: int) -> InventoryUpdate:
+        """The stock update for one channel listing, from the ids its order lines carried."""
+        return InventoryUpdate(platform_product_id, platform_sku_id, quantity, sku_code=sku_code)
 
     async def push_fulfillment(self, update: FulfillmentUpdate) -> PushResult:
         raise ConnectorError(f"{self.platform} does not accept fulfilments", code="unsupported")

@@ -548,6 +548,17 @@ class ShopifySandbox(PlatformSandbox):
         return 200, {"inventory_level": {**values, "updated_at": at,
                                          "admin_graphql_api_id": f"gid://shopify/InventoryLevel/{key}"}}, {}
 
+    def _variant_show(self, _request: Request, _body: Any, variant_file: str) -> tuple[int, Any, dict]:
+        wanted = variant_file.removesuffix(".json")
+        for code, ids in self.products.items():
+            if str(ids["variant_id"]) == wanted:
+                return 200, {"variant": {"id": ids["variant_id"], "product_id": ids["product_id"], "sku": code,
+                                         "inventory_item_id": ids["inventory_item_id"],
+                                         "inventory_management": "shopify",
+                                         "inventory_quantity": self.inventory.get(str(ids["inventory_item_id"]), 0),
+                                         "admin_graphql_api_id": f"gid://shopify/ProductVariant/{wanted}"}}, {}
+        raise ApiError(404, "Not Found")
+
     def _shop(self, _request: Request, _body: Any) -> tuple[int, Any, dict]:
         domain = self.credentials["shop_domain"]
         return 200, {"shop": {"id": 60_000_000_001, "name": self.shop_name, "email": "owner@oms-demo.example",
@@ -598,6 +609,7 @@ class ShopifySandbox(PlatformSandbox):
             ("GET", f"{api}/orders/{{order_id:str}}/fulfillment_orders.json", self._fulfillment_orders),
             ("POST", f"{api}/fulfillments.json", self._fulfillments_create),
             ("POST", f"{api}/inventory_levels/set.json", self._inventory_set),
+            ("GET", f"{api}/variants/{{variant_file:str}}", self._variant_show),
             ("GET", f"{api}/locations.json", self._locations), ("GET", f"{api}/shop.json", self._shop),
             ("GET", f"{api}/webhooks.json", self._webhooks_index), ("POST", f"{api}/webhooks.json", self._webhooks_create),
             ("DELETE", f"{api}/webhooks/{{webhook_file:str}}", self._webhooks_delete),

@@ -37,6 +37,7 @@ DEFAULT_API_VERSION = "2025-01"
 MAX_PAGE_SIZE = 250
 ATTEMPTS = 4                 # one call plus three retries of a transient failure
 MAX_WAIT = 30.0              # longer Retry-After: give up now, the job queue retries later
+_INVENTORY_ITEMS: dict[tuple[str, str], str] = {}   # (api base url, variant id) -> inventory item id
 LEAK_PER_SECOND = 2.0        # REST leaky bucket drains 2 calls/s (standard plans)
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
@@ -260,6 +261,8 @@ class ShopifyConnector(Connector):
         for update in updates:
             key = update.platform_sku_id
             try:
+                if not key and update.variant_id:       # a listing knows its variant (from order lines)
+                    key = await self._inventory_item(update.variant_id)
                 location = update.location_id or await self._default_location()
                 body = {"location_id": int(location), "inventory_item_id": int(key), "available": int(update.quantity)}
             except ValueError:
@@ -275,6 +278,27 @@ class ShopifyConnector(Connector):
                 continue
             results.append(await self._push_one(key, "POST", "inventory_levels/set.json", body))
         return results
+
+    def listing_update(self, platform_product_id: str, platform_sku_id: str, sku_code: str,
+                       quantity: int) -> InventoryUpdate:
+        """Listings carry the variant id (order line items do); stock is set on its inventory item."""
+        return InventoryUpdate(platform_product_id, "", quantity, sku_code=sku_code, variant_id=platform_sku_id)
+
+    async def _inventory_item(self, variant_id: str) -> str:
+        """GET variants/{id}.json -> inventory_item_id (immutable per variant: cached per shop)."""
+        cache_key = (self.api_base_url, str(variant_id))
+        if cache_key not in _INVENTORY_ITEMS:
+            try:
+                path = f"variants/{int(variant_id)}.json"
+            except ValueError:
+                raise ConnectorError(f"not a Shopify variant id: {variant_id!r}", code="invalid_variant") from None
+            variant = self._json(await self._request("GET", path)).get("variant") or {}
+            if not variant.get("inventory_item_id"):
+                raise ConnectorError(f"Shopify variant {variant_id} has no inventory item", code="no_inventory_item")
+            if len(_INVENTORY_ITEMS) > 100_000:
+                _INVENTORY_ITEMS.clear()
+            _INVENTORY_ITEMS[cache_key] = str(variant["inventory_item_id"])
+        return _INVENTORY_ITEMS[cache_key]
 
     async def _push_one(self, key: str, method: str, path: str, body: dict) -> PushResult:
         try:
