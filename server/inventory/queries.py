@@ -209,3 +209,10 @@ async def warehouses_page(actor: Actor, *, search: str = "", active: bool | None
     items = await _with_channels([dict(r) for r in rows[:first]])
     return Page(items=items, has_next=len(rows) > first, cursor=lambda w: encode_cursor(w["priority"], w["code"]),
                 total=total)
+
+
+async def channel_choices(actor: Actor) -> list[dict]:
+    """The merchant's channels (id, name, platform) to show which ones a warehouse serves."""
+    policy.authorize(actor, "inventory.view")
+    return [dict(r) for r in await db.fetch(
+        "SELECT id, name, platform FROM channel WHERE merchant_id = $1 ORDER BY name, id", policy.tenant(actor))]
