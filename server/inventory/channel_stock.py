@@ -338,6 +338,9 @@ async def update_policy(actor: Actor, channel: str | int, data: Mapping[str, Any
     ch = await _channel(actor, channel)
     eligible = [w["id"] for w in await eligible_warehouses(ch["merchant_id"], ch["id"])]
     listing = await _listing(actor, ch["id"], listing_id) if listing_id not in (None, "") else None
+    data = dict(data)
+    if data.get("warehouses") not in (None, ""):      # codes or ids, as every API input accepts
+        data["warehouse_ids"] = await _warehouse_ids(ch["merchant_id"], data.pop("warehouses"))
     p = clean_policy(data, eligible)
     values = policy_dict(p)
     async with db.transaction():
@@ -363,6 +366,23 @@ async def update_policy(actor: Actor, channel: str | int, data: Mapping[str, Any
                                                          **({"listing": listing["id"]} if listing else {})})
         await mark_listings(ch["merchant_id"], ch["id"], [listing["id"]] if listing else None)
     return {"channel": ch, "listing_id": listing["id"] if listing else None, "policy": p, "id": row["id"]}
+
+
+async def _warehouse_ids(merchant_id: int, refs: Any) -> list[int]:
+    refs = [r for r in (refs.split(",") if isinstance(refs, str) else list(refs)) if str(r).strip()]
+    rows = await db.fetch("SELECT id, code FROM warehouse WHERE merchant_id = $1", merchant_id)
+    by_code = {r["code"]: r["id"] for r in rows}
+    ids = {r["id"] for r in rows}
+    out = []
+    for ref in refs:
+        text = str(ref).strip()
+        if text in by_code:
+            out.append(by_code[text])
+        elif text.isdigit() and int(text) in ids:
+            out.append(int(text))
+        else:
+            raise ValidationError(f"no warehouse {text!r}", code="unknown_warehouse", field="warehouses")
+    return out
 
 
 async def remove_override(actor: Actor, channel: str | int, listing_id: int | str) -> None:
