@@ -202,16 +202,25 @@ async def test_adjust_errors_are_422_fragments(client, shop):
 async def test_sku_page_lists_listings_and_kits(client, shop):
     actor = shop["actor"]
     web = await channels.create_channel(actor, platform="website", name="Tea website")
-    await db.execute("INSERT INTO channel_listing (merchant_id, channel_id, platform_sku_code, title, sku_id, "
-                     "match_method) VALUES ($1, $2, 'TEA-LJ-250', 'Longjing on the web', $3, 'code')",
-                     actor.merchant_id, web["id"], shop["skus"]["TEA-LJ-250"]["id"])
+    listing_id = await db.fetchval(
+        "INSERT INTO channel_listing (merchant_id, channel_id, platform_sku_code, title, sku_id, match_method) "
+        "VALUES ($1, $2, 'TEA-LJ-250', 'Longjing on the web', $3, 'code') RETURNING id",
+        actor.merchant_id, web["id"], shop["skus"]["TEA-LJ-250"]["id"])
     kit = await catalog.create_sku(actor, {"code": "GIFT-SET", "name": "Gift set"})
     await db.execute("UPDATE sku SET is_kit = true WHERE id = $1", kit["id"])
     await db.execute("INSERT INTO sku_component (kit_sku_id, component_sku_id, quantity) VALUES ($1, $2, 1), "
                      "($1, $3, 2)", kit["id"], shop["skus"]["TEA-LJ-250"]["id"], shop["skus"]["CUP-CER-01"]["id"])
     await sign_in(client, shop["admin"])
-    tea_page = text_of((await client.get(f"/inventory/skus/{shop['skus']['TEA-LJ-250']['id']}")).text)
-    assert "Tea website" in tea_page and "Longjing on the web" in tea_page
+    tea_url = f"/inventory/skus/{shop['skus']['TEA-LJ-250']['id']}"
+    tea_page = text_of((await client.get(tea_url)).text)
+    assert "Tea website" in tea_page and "Longjing on the web" in tea_page and "Never pushed" in tea_page
+    # the push state recorded by channel stock sync shows beside the listing
+    await db.execute("INSERT INTO listing_stock_push (listing_id, merchant_id, channel_id, last_pushed_qty, "
+                     "last_pushed_at, last_result) VALUES ($1, $2, $3, 13, now(), 'ok')",
+                     listing_id, actor.merchant_id, web["id"])
+    pushed = await client.get(tea_url)
+    assert "<strong data-pushed>13</strong>" in pushed.text and "Pushed" in text_of(pushed.text)
+    assert f'href="/channels/{web["id"]}/stock"' in pushed.text
     kit_page = await client.get(f"/inventory/skus/{kit['id']}")
     assert kit_page.status_code == 200
     text = text_of(kit_page.text)

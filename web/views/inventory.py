@@ -228,18 +228,28 @@ async def _movements_context(request: Request, sku: dict, filters: dict, after: 
 
 
 async def _listings(actor, sku: dict) -> tuple[list[dict], bool]:
-    """The SKU's channel listings, with last pushed quantities when channel stock sync provides them."""
+    """The SKU's channel listings; with channel stock sync (server.inventory.channel_stock), each also
+    carries its sellable quantity and push state (last pushed quantity, when, result, error)."""
+    listings = await queries.listings_for_sku(actor, sku["id"])
     try:
-        from server.inventory import channel_stock  # noqa: PLC0415 - built alongside; optional until it lands
+        from server.inventory import channel_stock  # noqa: PLC0415 - built alongside these pages
     except ImportError:
-        channel_stock = None
-    reader = getattr(channel_stock, "listings_for_sku", None) if channel_stock else None
-    if reader is not None:
-        try:
-            return [dict(r) for r in await reader(actor, sku["id"])], True
-        except TypeError:
-            pass
-    return await queries.listings_for_sku(actor, sku["id"]), False
+        return listings, False
+    reader = getattr(channel_stock, "list_listings", None)
+    if reader is None or not listings:
+        return listings, False
+    by_channel: dict[int, list[int]] = {}
+    for item in listings:
+        by_channel.setdefault(item["channel_id"], []).append(item["id"])
+    pushed: dict[int, dict] = {}
+    try:
+        for channel_id, ids in by_channel.items():
+            page = await reader(actor, channel_id, listing_ids=ids, first=len(ids))
+            pushed.update({it["id"]: it for it in page.items})
+    except (DomainError, TypeError):
+        return listings, False
+    keys = ("sellable", "available", "last_pushed_qty", "last_pushed_at", "last_result", "last_error", "state")
+    return [item | {k: pushed.get(item["id"], {}).get(k) for k in keys} for item in listings], True
 
 
 @get("/inventory/skus/{sku_id:int}", name="inventory_sku")
