@@ -124,12 +124,35 @@ def _view(row: Any) -> dict:
 
 
 async def _lines(transfer_id: int) -> list[dict]:
-    rows = await db.fetch(
-        """SELECT l.*, s.code AS sku_code, s.name AS sku_name,
-                  l.shipped_quantity - l.received_quantity - l.returned_quantity AS in_transit
-           FROM transfer_line l JOIN sku s ON s.id = l.sku_id WHERE l.transfer_id = $1 ORDER BY l.line_no""",
-        transfer_id)
-    return [dict(r) for r in rows]
+    return (await _lines_of([transfer_id])).get(transfer_id, [])
+
+
+async def _lines_of(transfer_ids: list[int]) -> dict[int, list[dict]]:
+    out: dict[int, list[dict]] = {}
+    for r in await db.fetch(
+            """SELECT l.*, s.code AS sku_code, s.name AS sku_name,
+                      l.shipped_quantity - l.received_quantity - l.returned_quantity AS in_transit
+               FROM transfer_line l JOIN sku s ON s.id = l.sku_id WHERE l.transfer_id = ANY($1::bigint[])
+               ORDER BY l.transfer_id, l.line_no""", transfer_ids):
+        out.setdefault(r["transfer_id"], []).append(dict(r))
+    return out
+
+
+async def attach_details(items: list[dict], *, events: bool = True) -> list[dict]:
+    """Add `lines` (and `events`) to transfers of a list page: one query each, however many."""
+    ids = [t["id"] for t in items]
+    lines = await _lines_of(ids)
+    timeline: dict[int, list[dict]] = {}
+    if events:
+        for r in await db.fetch("SELECT * FROM transfer_event WHERE transfer_id = ANY($1::bigint[]) "
+                                "ORDER BY transfer_id, id", ids):
+            timeline.setdefault(r["transfer_id"], []).append(
+                dict(r) | {"data": db.loads(r["data"]) if isinstance(r["data"], str) else r["data"]})
+    for t in items:
+        t["lines"] = lines.get(t["id"], [])
+        if events:
+            t["events"] = timeline.get(t["id"], [])
+    return items
 
 
 async def get_transfer(actor: Actor, transfer_id: int | str, *, events: bool = True) -> dict:
@@ -141,13 +164,7 @@ async def get_transfer(actor: Actor, transfer_id: int | str, *, events: bool = T
                             policy.tenant(actor), tid)
     if row is None:
         raise NotFound("transfer not found", code="unknown_transfer", field="id")
-    out = _view(row)
-    out["lines"] = await _lines(tid)
-    if events:
-        out["events"] = [dict(r) | {"data": db.loads(r["data"]) if isinstance(r["data"], str) else r["data"]}
-                         for r in await db.fetch("SELECT * FROM transfer_event WHERE transfer_id = $1 ORDER BY id",
-                                                 tid)]
-    return out
+    return (await attach_details([_view(row)], events=events))[0]
 
 
 def _id(value: int | str) -> int:
@@ -215,8 +232,8 @@ async def _export(actor: Actor, *, status: str | None, warehouse: str | int | No
     after = None
     while True:
         page = await list_transfers(actor, status=status, warehouse=warehouse, ids=ids, first=batch, after=after)
-        for t in page.items:
-            for ln in await _lines(t["id"]):
+        for t in await attach_details(page.items, events=False):
+            for ln in t["lines"]:
                 out.add([t["number"], t["status"], safe_cell(t["from_code"]), safe_cell(t["to_code"]),
                          safe_cell(ln["sku_code"]), safe_cell(ln["sku_name"]), ln["quantity"], ln["shipped_quantity"],
                          ln["received_quantity"], ln["returned_quantity"], ln["in_transit"], safe_cell(t["reference"]),
