@@ -29,6 +29,7 @@ DOMAINS: tuple[str, ...] = (
     "server.graphql.orders",
     "server.graphql.channels",
     "server.graphql.catalog",
+    "server.graphql.inventory",
     "server.graphql.channel_stock",
 )
 
