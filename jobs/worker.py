@@ -24,7 +24,7 @@ from server.settings import get_settings
 log = logging.getLogger("oms.worker")
 
 # area modules whose import registers outbox jobs and contributes cron jobs
-AREA_MODULES = ["jobs.channels", "jobs.stock_push"]
+AREA_MODULES = ["jobs.channels", "jobs.stock_push", "jobs.alerts"]
 
 
 def _load_areas() -> list:

@@ -17,6 +17,8 @@ TABLE_MODULES = [
     "server.inventory.tables",
     "server.inventory.channel_stock_tables",
     "server.inventory.transfer_tables",
+    "server.inventory.alert_tables",
+    "server.core.mail_tables",
 ]
 
 APP_CONFIG = AppConfig(

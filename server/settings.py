@@ -45,11 +45,22 @@ class Settings:
     sandbox_tick_seconds: float = 20.0     # how often the sandboxes' shops produce new orders
     smtp_url: str = ""                     # smtp://user:pass@host:port; unset -> mail captured in dev
     mail_from: str = "oms@localhost"
+    smtp_host: str = ""                    # unset: mail is captured in the database (dev/test only)
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool | None = None      # None: upgrade when the server offers STARTTLS
+    smtp_tls: bool = False                 # implicit TLS (smtps, usually port 465)
     extra: dict = field(default_factory=dict)
 
     @property
     def is_dev(self) -> bool:
         return self.env in ("dev", "test")
+
+    @property
+    def mail_capture(self) -> bool:
+        """Mail is kept in the database (viewable at /dev/mail) instead of sent: dev without SMTP."""
+        return self.is_dev and not self.smtp_host
 
     @property
     def embedded(self) -> bool:
@@ -96,6 +107,9 @@ def load(environ: dict[str, str] | None = None) -> Settings:
             raise SettingsError("OMS_SECRET_KEY must be at least 32 characters in production")
     elif not secret_key:
         secret_key = _dev_secret(data_dir)
+    smtp = _smtp(e)
+    if env == "production" and smtp["smtp_host"] and not e.get("OMS_MAIL_FROM"):
+        raise SettingsError("production with OMS_SMTP_HOST needs OMS_MAIL_FROM (the sender address) to be set")
     return Settings(
         env=env,
         data_dir=data_dir,
@@ -118,7 +132,32 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         sandbox_tick_seconds=float(e.get("OMS_SANDBOX_TICK_SECONDS", "20")),
         smtp_url=e.get("OMS_SMTP_URL", ""),
         mail_from=e.get("OMS_MAIL_FROM", "oms@localhost"),
+        **smtp,
     )
+
+
+def _smtp(e: dict[str, str] | os._Environ) -> dict:
+    """OMS_SMTP_HOST/PORT/USERNAME/PASSWORD/STARTTLS, or the same in one OMS_SMTP_URL
+    (smtp://user:pass@host:port, smtps:// for implicit TLS); the separate variables win."""
+    from urllib.parse import unquote, urlsplit  # noqa: PLC0415
+
+    url = urlsplit(e.get("OMS_SMTP_URL", "")) if e.get("OMS_SMTP_URL") else None
+    if url is not None and url.scheme not in ("smtp", "smtps"):
+        raise SettingsError("OMS_SMTP_URL must look like smtp://user:password@host:port (or smtps://)")
+    implicit = url is not None and url.scheme == "smtps"
+    starttls = e.get("OMS_SMTP_STARTTLS", "")
+    try:
+        port = int(e.get("OMS_SMTP_PORT") or (url.port if url and url.port else (465 if implicit else 587)))
+    except ValueError as exc:
+        raise SettingsError("OMS_SMTP_PORT must be a number") from exc
+    return {
+        "smtp_host": e.get("OMS_SMTP_HOST") or (url.hostname or "" if url else ""),
+        "smtp_port": port,
+        "smtp_username": e.get("OMS_SMTP_USERNAME") or (unquote(url.username or "") if url else ""),
+        "smtp_password": e.get("OMS_SMTP_PASSWORD") or (unquote(url.password or "") if url else ""),
+        "smtp_starttls": None if starttls.strip().lower() in ("", "auto") else _bool(starttls, False),
+        "smtp_tls": implicit or port == 465,
+    }
 
 
 @cache

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from server.core import db
 from server.core.errors import TransientError
-from server.inventory import channel_stock
+from server.inventory import alerts, channel_stock
 
 KINDS = ("receipt", "adjustment", "reservation", "release", "shipment", "transfer_out", "transfer_in", "return")
 
@@ -55,7 +55,7 @@ async def apply(merchant_id: int, actor_label: str, moves: list[Move], also: lis
     0 <= reserved <= on_hand), append them to the ledger, and run `also` — all in ONE statement
     (data-modifying CTEs), one round trip however many orders a reconciliation covers."""
     rows = [m for m in moves if m.on_hand_delta or m.reserved_delta]
-    also = list(also or []) + _push_marks(merchant_id, rows)
+    also = list(also or []) + _push_marks(merchant_id, rows) + _alert_marks(merchant_id, rows)
     if not rows and not also:
         return
     deltas: dict[int, list[int]] = {}
@@ -101,6 +101,7 @@ async def record(merchant_id: int, actor_label: str, moves: list[Move]) -> None:
     if rows:
         await db.execute(INSERT_MOVEMENTS, merchant_id, actor_label, *_movement_columns(rows))
         await channel_stock.mark_skus(merchant_id, _available_changed(rows))
+        await alerts.mark(merchant_id)
 
 
 def _available_changed(rows: list[Move]) -> set[int]:
@@ -114,3 +115,9 @@ def _push_marks(merchant_id: int, rows: list[Move]) -> list[Also]:
     """Channel stock sync: listings of SKUs whose available stock changes are marked for a push
     in the same statement (insert-only rows: stock writers never wait on each other for them)."""
     return [Also(sql, args) for sql, args in channel_stock.dirty_marks(merchant_id, _available_changed(rows))]
+
+
+def _alert_marks(merchant_id: int, rows: list[Move]) -> list[Also]:
+    """Stock alerts: when available stock changes, the merchant's alert evaluation is scheduled
+    (coalesced outbox job; never waits on other stock writers, see server/inventory/alerts.py)."""
+    return [Also(alerts.MARK_SQL, (merchant_id,))] if _available_changed(rows) else []
