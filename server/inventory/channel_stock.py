@@ -193,11 +193,11 @@ MARK_SQL = f"INSERT INTO stock_push_mark (merchant_id, channel_id, listing_id) {
 # and a mark that missed every job is picked up by the sweep).
 EMIT_SQL = f"""INSERT INTO outbox (merchant_id, job_name, job_id, payload, available_at)
     SELECT $1, '{PUSH_JOB}', 'stock_push:' || c.channel_id || ':' || gen_random_uuid(),
-           jsonb_build_object('channel_id', c.channel_id), now() + make_interval(secs => {DEBOUNCE_SECONDS})
+           jsonb_build_object('channel_id', c.channel_id), clock_timestamp() + make_interval(secs => {DEBOUNCE_SECONDS})
     FROM (SELECT DISTINCT a.channel_id FROM ({_AFFECTED}) a) c
     WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.enqueued_at IS NULL AND o.done_at IS NULL
                         AND o.job_name = '{PUSH_JOB}' AND o.payload->>'channel_id' = c.channel_id::text
-                        AND o.available_at <= now() + make_interval(secs => {DEBOUNCE_SECONDS}))"""
+                        AND o.available_at <= clock_timestamp() + make_interval(secs => {DEBOUNCE_SECONDS}))"""
 
 
 def dirty_marks(merchant_id: int, sku_ids: Iterable[int]) -> list[tuple[str, tuple]]:
@@ -240,10 +240,10 @@ async def schedule(merchant_id: int, channel_id: int, *, delay: float = DEBOUNCE
     await db.execute(
         f"""INSERT INTO outbox (merchant_id, job_name, job_id, payload, available_at)
             SELECT $1, '{PUSH_JOB}', 'stock_push:' || $2::bigint || ':' || gen_random_uuid(),
-                   jsonb_build_object('channel_id', $2::bigint), now() + make_interval(secs => $3)
+                   jsonb_build_object('channel_id', $2::bigint), clock_timestamp() + make_interval(secs => $3)
             WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.enqueued_at IS NULL AND o.done_at IS NULL
                                 AND o.job_name = '{PUSH_JOB}' AND o.payload->>'channel_id' = $2::text
-                                AND o.available_at <= now() + make_interval(secs => $3))""",  # noqa: S608
+                                AND o.available_at <= clock_timestamp() + make_interval(secs => $3))""",  # noqa: S608
         merchant_id, channel_id, float(delay))
 
 

@@ -148,15 +148,15 @@ async def _record(outcomes: list[tuple[dict, int, PushResult]]) -> None:
     await db.execute(
         """UPDATE listing_stock_push p SET
                attempts = CASE WHEN p.last_result = 'retrying' THEN p.attempts + 1 ELSE 1 END,
-               desired_qty = u.qty, last_attempt_at = now(), last_result = u.result, last_error = u.error,
+               desired_qty = u.qty, last_attempt_at = clock_timestamp(), last_result = u.result, last_error = u.error,
                last_pushed_qty = CASE WHEN u.result = 'ok' THEN u.qty ELSE p.last_pushed_qty END,
-               last_pushed_at = CASE WHEN u.result = 'ok' THEN now() ELSE p.last_pushed_at END,
+               last_pushed_at = CASE WHEN u.result = 'ok' THEN clock_timestamp() ELSE p.last_pushed_at END,
                dirty = (u.result = 'retrying' OR p.version <> u.version),
                next_attempt_at = CASE WHEN u.result = 'retrying'
-                   THEN now() + make_interval(secs => LEAST(power(2, CASE WHEN p.last_result = 'retrying'
+                   THEN clock_timestamp() + make_interval(secs => LEAST(power(2, CASE WHEN p.last_result = 'retrying'
                                                                      THEN p.attempts ELSE 0 END), $6))
                    ELSE NULL END,
-               updated_at = now()
+               updated_at = clock_timestamp()
            FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], $5::text[]) AS u(id, version, qty, result, error)
            WHERE p.listing_id = u.id""", ids, versions, qtys, results, errors, MAX_BACKOFF)
 
@@ -164,8 +164,8 @@ async def _record(outcomes: list[tuple[dict, int, PushResult]]) -> None:
 async def _schedule_retry(ch: Any) -> None:
     """A job for the earliest retry still waiting, unless one is due by then anyway."""
     wait = await db.fetchval(
-        """SELECT GREATEST(0, extract(epoch FROM min(next_attempt_at) - now())) FROM listing_stock_push
-           WHERE channel_id = $1 AND dirty AND next_attempt_at > now()""", ch["id"])
+        """SELECT GREATEST(0, extract(epoch FROM min(next_attempt_at) - clock_timestamp())) FROM listing_stock_push
+           WHERE channel_id = $1 AND dirty AND next_attempt_at > clock_timestamp()""", ch["id"])
     if wait is not None:
         await channel_stock.schedule(ch["merchant_id"], ch["id"], delay=float(wait) + 0.05)
 
