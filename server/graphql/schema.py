@@ -31,6 +31,7 @@ DOMAINS: tuple[str, ...] = (
     "server.graphql.catalog",
     "server.graphql.inventory",
     "server.graphql.channel_stock",
+    "server.graphql.alerts",
 )
 
 log = logging.getLogger("oms.graphql")
