@@ -269,7 +269,8 @@ def _file_error(request: Request, exc: DomainError) -> str:
     line = (exc.details or {}).get("line") if isinstance(exc, ImportFileError) else None
     if not line:
         return message
-    return translator(request)("Line %(line)s: %(message)s") % {"line": line, "message": message}
+    _ = translator(request)
+    return _("Line %(line)s: %(message)s") % {"line": line, "message": message}
 
 
 @post("/orders/import", name="order_import_preview")
