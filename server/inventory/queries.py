@@ -83,8 +83,11 @@ async def stock_overview(actor: Actor, *, warehouse: str | int | None = None, ca
                    t.on_hand, t.reserved, t.incoming, {_AVAILABLE} AS available
             FROM sku s {_TOTALS} WHERE {' AND '.join(where)} ORDER BY s.code, s.id LIMIT {first + 1}""",  # noqa: S608
         *args)
-    total = await db.fetchval(
-        f"SELECT count(*) FROM sku s {_TOTALS} WHERE {' AND '.join(count_where)}", *count_args)  # noqa: S608
+    if low_stock is None and not out_of_stock:    # the count needs the stock figures only to filter on them
+        count_sql = f"SELECT count(*) FROM sku s WHERE {' AND '.join(count_where)} AND $2::bigint IS NOT DISTINCT FROM $2"  # noqa: S608
+    else:
+        count_sql = f"SELECT count(*) FROM sku s {_TOTALS} WHERE {' AND '.join(count_where)}"  # noqa: S608
+    total = await db.fetchval(count_sql, *count_args)
     items = [dict(r) for r in rows[:first]]
     await _attach_breakdown(mid, items, wh_id)
     return Page(items=items, has_next=len(rows) > first, cursor=lambda it: encode_cursor(it["code"], it["id"]),
