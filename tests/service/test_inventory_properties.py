@@ -11,9 +11,9 @@ database, and after every step checks
   reservations;
 - a backorder is real: no order held out_of_stock could be filled from the stock available now.
 
-Transfers arrive with a later issue: add a `transfer` rule next to `receive` below, and record the
-units in `self.expected` (out of the source, into the destination on receipt). The invariants already
-cover transfer_out / transfer_in movements — I2 sums every kind of movement.
+Transfers are in the machine too: ship (out of the source, never below what is reserved), receive in
+parts at the destination (backorders served), cancel (in-transit units back to the source); the model
+follows the units, and every level's `incoming` equals the units in transit to it.
 
 Hypothesis runs the machine synchronously, so it runs in a worker thread and each step runs on the test's
 event loop (where the connection pool lives) through run_coroutine_threadsafe.
@@ -42,7 +42,7 @@ from server.channels.connectors.base import NormalizedStatus
 from server.core import db
 from server.core.actor import system
 from server.core.errors import DomainError
-from server.inventory import invariants
+from server.inventory import invariants, transfers
 from server.inventory import service as inventory
 from server.inventory.allocation import Candidate, choose_allocation
 from server.inventory.reservations import demands
@@ -91,6 +91,7 @@ class InventoryMachine(RuleBasedStateMachine):
         self.orders: list[int] = []
         self.platform: dict[int, tuple[dict, object]] = {}     # order id -> (channel, normalized order)
         self.returned: dict[int, int] = {}                    # reservation id -> units returned
+        self.transfers: dict[int, dict] = {}                  # open shipped transfer id -> src, dst, sku, in transit
 
     # -- stock --------------------------------------------------------------------------------------
     @rule(wh=st.sampled_from(WAREHOUSES), sku=st.sampled_from(SKUS), qty=st.integers(1, 4))
@@ -126,6 +127,44 @@ class InventoryMachine(RuleBasedStateMachine):
                JOIN sku s ON s.id = l.sku_id WHERE w.merchant_id = $1 AND w.code = $2 AND s.code = $3""",
             self.mid, wh, sku))
         return (row["on_hand"], row["reserved"]) if row else (0, 0)
+
+    # -- transfers ----------------------------------------------------------------------------------
+    @rule(src=st.sampled_from(WAREHOUSES), sku=st.sampled_from(SKUS), qty=st.integers(1, 3))
+    def transfer_ship(self, src, sku, qty):
+        dst = next(w for w in WAREHOUSES if w != src)
+        made = self.run(transfers.create_transfer(self.actor, src, dst, [{"sku": sku, "quantity": qty}]))
+        on_hand, reserved = self._level(src, sku)
+        try:
+            self.run(transfers.ship_transfer(self.actor, made["id"]))
+        except DomainError as exc:
+            assert exc.code == "insufficient_stock" and qty > on_hand - reserved, (exc.code, on_hand, reserved, qty)
+            assert self._level(src, sku) == (on_hand, reserved)
+            self.run(transfers.cancel_transfer(self.actor, made["id"]))
+            return
+        assert qty <= on_hand - reserved
+        self.expected[(src, sku)] -= qty
+        self.transfers[made["id"]] = {"src": src, "dst": dst, "sku": sku, "in_transit": qty}
+
+    @precondition(lambda self: self.transfers)
+    @rule(pick=st.integers(0, 10_000), part=st.integers(1, 2))
+    def transfer_receive(self, pick, part):
+        tid = sorted(self.transfers)[pick % len(self.transfers)]
+        t = self.transfers[tid]
+        qty = min(part, t["in_transit"])
+        done = self.run(transfers.receive_transfer(self.actor, tid, {t["sku"]: qty}))
+        self.expected[(t["dst"], t["sku"])] += qty
+        t["in_transit"] -= qty
+        assert done["status"] == ("received" if t["in_transit"] == 0 else "partially_received")
+        if t["in_transit"] == 0:
+            del self.transfers[tid]
+
+    @precondition(lambda self: self.transfers)
+    @rule(pick=st.integers(0, 10_000))
+    def transfer_cancel(self, pick):
+        tid = sorted(self.transfers)[pick % len(self.transfers)]
+        t = self.transfers.pop(tid)
+        self.run(transfers.cancel_transfer(self.actor, tid, "changed plans"))
+        self.expected[(t["src"], t["sku"])] += t["in_transit"]
 
     # -- orders -------------------------------------------------------------------------------------
     @rule(lines=st.lists(st.tuples(st.sampled_from(ORDERABLE), st.integers(1, 2)), min_size=1, max_size=3),
@@ -214,6 +253,18 @@ class InventoryMachine(RuleBasedStateMachine):
         assert self.run(invariants.oversold(self.mid)) == []
         assert self.run(invariants.ledger_mismatches(self.mid)) == []
         assert self.run(invariants.reservation_mismatches(self.mid)) == []
+
+    @invariant()
+    def incoming_is_what_is_in_transit(self):
+        assert self.run(transfers.incoming_mismatches(self.mid)) == []
+        for wh in WAREHOUSES:
+            for sku in SKUS:
+                units = sum(t["in_transit"] for t in self.transfers.values() if t["dst"] == wh and t["sku"] == sku)
+                row = self.run(db.fetchval(
+                    """SELECT l.incoming FROM stock_level l JOIN warehouse w ON w.id = l.warehouse_id
+                       JOIN sku s ON s.id = l.sku_id WHERE w.merchant_id = $1 AND w.code = $2 AND s.code = $3""",
+                    self.mid, wh, sku))
+                assert (row or 0) == units, (wh, sku)
 
     @invariant()
     def every_line_is_accounted_for(self):
