@@ -482,6 +482,24 @@ def push_state(item: Mapping[str, Any]) -> str:
     return {"ok": "ok", "failed": "failed", "skipped": "failed"}.get(item.get("last_result") or "", "never")
 
 
+async def channel_overview(actor: Actor) -> list[dict]:
+    """Every channel of the merchant with its policy and push health (for the overview page)."""
+    gate.authorize(actor, "inventory.view")
+    rows = await db.fetch(
+        """SELECT c.id, c.name, c.platform, c.status, p.mode, p.percent, p.quota, p.buffer, p.max_listed, p.zero_at,
+                  count(l.id) FILTER (WHERE l.sku_id IS NOT NULL) AS matched,
+                  count(s.listing_id) FILTER (WHERE s.last_result = 'ok' AND NOT s.dirty) AS pushed,
+                  count(s.listing_id) FILTER (WHERE s.dirty) AS pending,
+                  count(s.listing_id) FILTER (WHERE s.last_result IN ('failed', 'retrying')) AS failing,
+                  max(s.last_pushed_at) AS last_pushed_at
+           FROM channel c
+           LEFT JOIN channel_stock_policy p ON p.channel_id = c.id AND p.listing_id IS NULL
+           LEFT JOIN channel_listing l ON l.channel_id = c.id
+           LEFT JOIN listing_stock_push s ON s.listing_id = l.id
+           WHERE c.merchant_id = $1 GROUP BY c.id, p.id ORDER BY c.id""", gate.tenant(actor))
+    return [dict(r) for r in rows]
+
+
 async def listing_override(actor: Actor, channel: str | int, listing_id: int | str) -> dict:
     gate.authorize(actor, "inventory.view")
     ch = await _channel(actor, channel)
