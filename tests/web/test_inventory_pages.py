@@ -161,6 +161,11 @@ async def test_sku_page_adjust_and_stocktake(client, shop):
     receipts = rows_text((await client.get(f"/inventory/skus/{tea['id']}/movements?kind=receipt",
                                            headers=hx(client))).text, "movement-rows")
     assert "PO-1" in receipts and "PO-2" in receipts and "crushed box" not in receipts
+    plain_filter = await client.get(f"/inventory/skus/{tea['id']}/movements?kind=receipt&warehouse=HZ")
+    assert plain_filter.status_code == 303
+    assert plain_filter.headers["location"] == f"/inventory/skus/{tea['id']}?warehouse=HZ&kind=receipt"
+    full = rows_text((await client.get(plain_filter.headers["location"])).text, "movement-rows")
+    assert "PO-2" in full and "PO-1" not in full
     # plain form posts redirect with a flash
     plain = await client.post(url, data=form(client, warehouse="SZ", mode="delta", delta="1", reason="found"))
     assert plain.status_code == 303

@@ -20,7 +20,7 @@ from web import nav
 from web.access import request_language, require, translator
 from web.messages import error_message
 from web.nav import N_
-from web.templating import flash, is_htmx, redirect, render
+from web.templating import flash, is_htmx, redirect, render, url_with
 from web.views._common import PAGE_SIZE, form_data
 
 nav.register("inventory", N_("Inventory"), "/inventory", permission="inventory.view", icon="stock", order=50,
@@ -275,7 +275,7 @@ async def inventory_sku_movements(request: Request, sku_id: FromPath[int], wareh
     sku = await _sku(request, sku_id)
     filters = _movement_filters(warehouse, kind)
     if not is_htmx(request):
-        return redirect(request, f"/inventory/skus/{sku_id}?" + "&".join(f"{k}={v}" for k, v in filters.items() if v))
+        return redirect(request, url_with(f"/inventory/skus/{sku_id}", filters))
     context = await _movements_context(request, sku, filters, after)
     return await render(request, "inventory/_movement_rows.html" if after else "inventory/_movements.html", context)
 
