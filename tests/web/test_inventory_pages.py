@@ -291,3 +291,32 @@ async def test_other_merchants_sku_is_404(client, users, shop, other_merchant):
     assert "THEIR-1" not in page.text and "secret-cat" not in page.text and ">BJ" not in page.text
     assert (await client.get("/inventory?warehouse=BJ")).status_code == 404
     assert (await inventory.get_level(other, "BJ", "THEIR-1"))["on_hand"] == 5
+
+
+async def test_movements_load_more(client, shop):
+    for i in range(30):
+        await inventory.receive(shop["actor"], "SZ", "POT-YX-300", 1, f"PO-{i:03d}")
+    pot = shop["skus"]["POT-YX-300"]
+    await sign_in(client, shop["admin"])
+    page = await client.get(f"/inventory/skus/{pot['id']}")
+    rows = rows_text(page.text, "movement-rows")
+    assert "PO-029" in rows and "PO-005" in rows and "PO-004" not in rows       # newest first, 25 a page
+    import re
+    url = re.search(r'hx-get="(/inventory/skus/\d+/movements\?after=[^"]+)"', page.text).group(1).replace("&amp;", "&")
+    more = await client.get(url, headers=hx(client))
+    assert "PO-004" in more.text and "PO-000" in more.text and "PO-005" not in more.text
+    assert 'id="sku-movements"' not in more.text
+
+
+async def test_chinese_reader_gets_chinese_errors(client, shop):
+    await db.execute("UPDATE app_user SET language = 'zh' WHERE id = $1", shop["admin"]["id"])
+    await sign_in(client, shop["admin"])
+    page = await client.get("/inventory")
+    assert "入库" in page.text and "按 SKU 查看库存" in page.text
+    unknown = await client.post("/inventory/receive", headers=hx(client),
+                                data={"warehouse": "SZ", "sku": "NOPE-9", "quantity": "2"})
+    assert unknown.status_code == 422 and "没有编码为 NOPE-9 的 SKU。" in text_of(unknown.text)
+    tea = shop["skus"]["TEA-LJ-250"]
+    below = await client.post(f"/inventory/skus/{tea['id']}/adjust", headers=hx(client),
+                              data={"warehouse": "HZ", "mode": "delta", "delta": "-9", "reason": "丢失"})
+    assert below.status_code == 422 and "HZ 的 TEA-LJ-250 只有 4 件在库" in text_of(below.text)
