@@ -115,13 +115,13 @@ async def test_csv_import_preview_lists_every_bad_row_then_imports(client, users
     admin = await users.make("admin")
     await catalog.create_sku(admin["actor"], {"code": "OLD-1", "name": "Old", "cost": "5.00"})
     await sign_in(client, admin)
-    data = ("code,name,cost,list_price,weight_g\n"
-            "NEW-1,New one,10.00,20.00,100\n"        # line 2: create
-            "OLD-1,,6.00,,\n"                        # line 3: update cost
-            "BAD 1,Spaced,1,1,1\n"                   # line 4: bad code
-            "NEW-2,,1,1,1\n"                         # line 5: name missing
-            "NEW-3,Price,abc,1,1\n"                  # line 6: bad amount
-            "NEW-1,Twice,1,1,1\n").encode()          # line 7: duplicate in file
+    data = (b"code,name,cost,list_price,weight_g\n"
+            b"NEW-1,New one,10.00,20.00,100\n"        # line 2: create
+            b"OLD-1,,6.00,,\n"                        # line 3: update cost
+            b"BAD 1,Spaced,1,1,1\n"                   # line 4: bad code
+            b"NEW-2,,1,1,1\n"                         # line 5: name missing
+            b"NEW-3,Price,abc,1,1\n"                  # line 6: bad amount
+            b"NEW-1,Twice,1,1,1\n")          # line 7: duplicate in file
     files = {"file": ("skus.csv", data, "text/csv")}
     preview = await client.post("/catalog/import", data=form(client, step="preview"), files=files, headers=hx(client))
     assert preview.status_code == 200, preview.text

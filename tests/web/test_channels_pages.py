@@ -2,6 +2,7 @@
 against a real sandbox over HTTP, tenant isolation and permissions."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from litestar import Litestar
@@ -55,8 +56,6 @@ async def test_new_channel_form_per_platform(client, users):
     }
     secrets = {"access_token", "client_secret", "consumer_key", "consumer_secret", "webhook_secret", "app_secret",
                "session", "refresh_token"}
-    import re
-
     for platform, keys in expected.items():
         r = await client.get(f"/channels/new?platform={platform}", headers=hx(client))
         assert r.status_code == 200 and "<html" not in r.text
@@ -162,6 +161,11 @@ async def test_test_connection_and_sync_now_against_the_sandbox(client, users):
         # from the list, "sync now" answers the refreshed row
         row = await client.post(f"/channels/{channel_id}/sync", data={"from": "list"}, headers=hx(client))
         assert row.status_code == 200 and row.text.lstrip().startswith("<tr") and "Synced" in row.text
+        # register the order webhooks on the platform, pointing at this channel's webhook URL
+        hooks = await client.post(f"/channels/{channel_id}/webhooks", headers=hx(client))
+        assert hooks.status_code == 200 and "alert-success" in hooks.text, hooks.text
+        registered = int(re.search(r"Registered (\d+) webhook topic", hooks.text).group(1))
+        assert registered >= 1
         # a wrong token: the test answers the platform's refusal
         await client.post(f"/channels/{channel_id}", data=form(
             client, name="My Shopify", poll_interval_s="300", cfg_shop_domain=sandbox.credentials["shop_domain"],
