@@ -100,11 +100,13 @@ async def test_create_validation_errors_are_422(client, shop):
     dup = await client.post("/warehouses/new", headers=hx(client), data=new_warehouse(code="SZ"))
     assert dup.status_code == 422 and "A warehouse with this code already exists." in text_of(dup.text)
     spaces = await client.post("/warehouses/new", headers=hx(client), data=new_warehouse(code="B J"))
-    assert spaces.status_code == 422 and 'id="f-code-error"' in spaces.text
+    assert spaces.status_code == 422 and "Use up to 32 characters, without spaces." in text_of(spaces.text)
     country = await client.post("/warehouses/new", headers=hx(client), data=new_warehouse(country_code="ZZZ"))
     assert country.status_code == 422 and 'id="f-country_code-error"' in country.text
+    assert "Unknown country" in text_of(country.text)
     plain = await client.post("/warehouses/new", data=form(client, **new_warehouse(priority="high")))
     assert plain.status_code == 422 and "<html" in plain.text and 'id="f-priority-error"' in plain.text
+    assert "Enter a whole number." in text_of(plain.text)
     assert await db.fetchval("SELECT count(*) FROM warehouse") == 3
 
 

@@ -73,6 +73,12 @@ def _message(request: Request, _: Callable[[str], str], exc: DomainError, values
         return _("This SKU is a kit: stock its components; the kit's availability follows them.")
     if exc.code == "duplicate_code" and exc.field == "code":
         return _("A warehouse with this code already exists.")
+    if exc.code == "invalid" and exc.field == "code":
+        return _("Use up to 32 characters, without spaces.")
+    if exc.code == "invalid" and exc.field == "priority":
+        return _("Enter a whole number.")
+    if exc.code == "invalid" and exc.field == "address.countryCode":
+        return _("Unknown country: use a two-letter code such as CN.")
     if exc.code == "required" and exc.field == "reason":
         return _("Say why the stock changes (damaged, found, stocktake…).")
     if exc.code == "invalid" and exc.field == "quantity":
