@@ -181,6 +181,9 @@ async def test_listings_filter_match_and_export(client, users):
     assert ok.status_code == 200 and "Matched" in ok.text and "TEA-LJ-250" in ok.text
     assert await db.fetchval("SELECT sku_id FROM channel_listing WHERE id = $1", listing_id) == sku["id"]
     assert await db.fetchval("SELECT count(*) FROM sales_order WHERE 'unmatched_sku' = ANY(hold_reasons)") == 0
+    sku_page = await client.get(f"/catalog/skus/{sku['id']}")
+    listed = text_of(sku_page.text.split('id="sku-listings"')[1].split("</section>")[0])
+    assert "Listed on" in sku_page.text and "PLATFORM-ONLY-9" in listed and "Web shop" in listed
     export = await client.get("/listings/export.csv")
     rows = read_csv(export.text)
     assert {r["platform_sku_code"]: r["sku"] for r in rows} == {"PLATFORM-ONLY-9": "TEA-LJ-250", "TEA-LJ-250": "TEA-LJ-250"}
@@ -190,3 +193,21 @@ async def test_listings_filter_match_and_export(client, users):
     viewer = await users.make("finance", merchant=admin["merchant"])
     other = await sign_in(client, viewer)
     assert (await other.post(f"/listings/{listing_id}/match", data=form(other, sku="TEA-LJ-250"))).status_code == 403
+
+
+async def test_kit_page_shows_its_components(client, users):
+    admin = await users.make("admin")
+    actor = admin["actor"]
+    tea = await catalog.create_sku(actor, {"code": "TEA-1", "name": "Tea"})
+    cup = await catalog.create_sku(actor, {"code": "CUP-1", "name": "Cup"})
+    kit = await catalog.create_sku(actor, {"code": "SET-1", "name": "Tea set"})
+    # no service writes kit components yet: the bill of materials is set up directly
+    await db.execute("UPDATE sku SET is_kit = true WHERE id = $1", kit["id"])
+    await db.execute("INSERT INTO sku_component (kit_sku_id, component_sku_id, quantity) VALUES ($1, $2, 1), ($1, $3, 2)",
+                     kit["id"], tea["id"], cup["id"])
+    await sign_in(client, admin)
+    page = await client.get(f"/catalog/skus/{kit['id']}")
+    panel = text_of(page.text.split('id="kit-components"')[1].split("</section>")[0])
+    assert "CUP-1 Cup 2 0" in panel and "TEA-1 Tea 1 0" in panel
+    listing = await client.get("/catalog?q=SET", headers=hx(client))
+    assert "Kit" in rows_text(listing.text, "sku-rows")

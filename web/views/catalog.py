@@ -18,6 +18,7 @@ from server.catalog import service as catalog
 from server.channels import service as channels
 from server.core.errors import DomainError, ErrorList, NotFound, ValidationError
 from server.core.money import from_minor
+from server.inventory import queries as inventory_queries
 from web import nav
 from web.access import can, request_language, require, translator
 from web.messages import error_message
@@ -126,7 +127,11 @@ async def sku_create(request: Request) -> Response:
 async def sku_edit(request: Request, sku_id: FromPath[int]) -> Response:
     actor = require(request, "catalog.view")
     sku = await catalog.get_sku(actor, sku_id)
-    return await _sku_page(request, {"sku": sku, "form": _sku_form(sku), "errors": {}})
+    extra: dict = {"components": None, "sku_listings": None}
+    if can(request, "inventory.view"):  # read-only panels: what a kit is made of, where the SKU is listed
+        extra["components"] = await inventory_queries.kit_components(actor, sku_id) if sku["is_kit"] else None
+        extra["sku_listings"] = await inventory_queries.listings_for_sku(actor, sku_id)
+    return await _sku_page(request, {"sku": sku, "form": _sku_form(sku), "errors": {}, **extra})
 
 
 @post("/catalog/skus/{sku_id:int}", name="sku_update")
