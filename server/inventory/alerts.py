@@ -28,8 +28,8 @@ from __future__ import annotations
 import math
 import re
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from server.audit import service as audit
 from server.auth import policy
@@ -54,7 +54,7 @@ MARK_SQL = f"""INSERT INTO outbox (merchant_id, job_name, job_id, payload, avail
               jsonb_build_object('merchant_id', $1::bigint), now() + interval '{EVALUATE_DELAY} seconds'
        WHERE EXISTS (SELECT 1 FROM stock_alert_rule WHERE merchant_id = $1::bigint AND active)
          AND pg_try_advisory_xact_lock(hashtextextended('stock-alerts:mark:' || $1::bigint, 0))
-       ON CONFLICT (job_id) WHERE enqueued_at IS NULL DO NOTHING"""
+       ON CONFLICT (job_id) WHERE enqueued_at IS NULL DO NOTHING"""  # noqa: S608 - constants
 
 
 async def mark(merchant_id: int) -> None:

@@ -2,6 +2,7 @@
 per crossing however often evaluation runs, resolve and re-open, concurrent evaluations, the
 ledger's mark through the outbox, recipients and their languages, tenant isolation."""
 import asyncio
+import contextlib
 
 import asyncpg
 import pytest
@@ -16,6 +17,7 @@ from server.inventory import alerts
 from server.inventory import service as inventory
 from server.orders import service as orders
 from server.orders.service import LineInput, OrderInput, ReceiverInput
+from tests.support.fixtures import wait_for
 
 
 async def world(merchant):
@@ -270,3 +272,47 @@ async def test_tenants_never_see_or_touch_each_others_alerts(merchant, other_mer
     await alerts.evaluate(merchant["id"])
     assert await db.fetchval("SELECT status FROM stock_alert WHERE id = $1", their_alert["id"]) == "open"
     assert await alerts.open_count(mine) == 1 and await alerts.open_count(theirs) == 1
+
+
+@contextlib.asynccontextmanager
+async def running_worker():
+    """A real arq worker with every registered job, and the outbox relay, in this event loop."""
+    from arq import create_pool
+    from arq.worker import Worker
+
+    from jobs import worker as worker_module
+    from server.core import queue
+
+    redis = await create_pool(queue.redis_settings())
+    settings = worker_module.worker_settings()
+    w = Worker(functions=settings["functions"], redis_pool=redis, poll_delay=0.05, handle_signals=False,
+               max_jobs=10, keep_result=0)
+    relay = outbox.Relay(redis, poll_seconds=0.05)
+    await relay.start()
+    task = asyncio.create_task(w.async_run())
+    try:
+        yield
+    finally:
+        await relay.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        with contextlib.suppress(Exception):
+            await w.close()
+
+
+async def test_end_to_end_a_stock_change_opens_an_alert_and_mails_once_through_the_worker(merchant, users):
+    actor = await world(merchant)
+    keeper = await users.make("warehouse", merchant)
+    await alerts.create_rule(actor, {"sku": "TEA", "warehouse": "SZ", "kind": "threshold", "threshold": 3})
+    mails = "SELECT count(*) FROM mail_message WHERE to_address = $1"
+    async with running_worker():
+        await inventory.adjust(actor, "SZ", "TEA", delta=-8, reason="damaged")          # 10 -> 2
+        await wait_for(lambda: db.fetchval(mails, keeper["email"]), timeout=20)
+        assert await alert_rows(merchant["id"]) == [("TEA", "SZ", "open", 2)]
+        await inventory.adjust(actor, "SZ", "TEA", delta=-1, reason="damaged")          # still low: no mail
+        await wait_for(lambda: db.fetchval("SELECT count(*) = 0 FROM outbox WHERE done_at IS NULL"), timeout=20)
+        await inventory.receive(actor, "SZ", "TEA", 10)                                 # 11: resolves
+        await wait_for(lambda: db.fetchval("SELECT status = 'resolved' FROM stock_alert"), timeout=20)
+    assert await db.fetchval(mails, keeper["email"]) == 1
+    assert await db.fetchval("SELECT status FROM mail_message WHERE to_address = $1", keeper["email"]) == "captured"
