@@ -316,3 +316,51 @@ async def test_end_to_end_a_stock_change_opens_an_alert_and_mails_once_through_t
         await wait_for(lambda: db.fetchval("SELECT status = 'resolved' FROM stock_alert"), timeout=20)
     assert await db.fetchval(mails, keeper["email"]) == 1
     assert await db.fetchval("SELECT status FROM mail_message WHERE to_address = $1", keeper["email"]) == "captured"
+
+
+async def test_marking_never_waits_for_another_stock_writer(merchant):
+    """Two stock transactions at once: the second is not blocked by the first's uncommitted mark
+    (the reservation lock rule: after the first stock lock, never wait)."""
+    actor = await world(merchant)
+    await alerts.create_rule(actor, {"sku": "TEA", "kind": "threshold", "threshold": 1})
+    first_marked, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_writer():
+        async with db.transaction():
+            await inventory.adjust(actor, "SZ", "TEA", delta=-1, reason="damaged")
+            assert await db.fetchval("SELECT count(*) FROM outbox WHERE job_name = 'alerts.evaluate'") == 1
+            first_marked.set()
+            await release.wait()
+
+    task = asyncio.create_task(slow_writer())
+    await asyncio.wait_for(first_marked.wait(), 10)
+    try:
+        # another SKU, another transaction: done while the first still holds its mark uncommitted
+        await asyncio.wait_for(inventory.adjust(actor, "SZ", "CUP", delta=-1, reason="damaged"), 3)
+        await asyncio.wait_for(place(actor, "W1", "OOLONG", 1), 3)
+    finally:
+        release.set()
+        await task
+    assert await db.fetchval("SELECT count(*) FROM outbox WHERE job_name = 'alerts.evaluate' "
+                             "AND enqueued_at IS NULL") == 1
+
+
+async def test_the_sweep_evaluates_every_merchant_and_days_of_cover_move_with_time(merchant, other_merchant):
+    mine, theirs = await world(merchant), await world(other_merchant)
+    for n in range(4):
+        await place(mine, f"S{n}", "CUP", 1)           # CUP: 3 on hand, 3 reserved... 4th is backordered
+    await alerts.create_rule(mine, {"sku": "OOLONG", "kind": "threshold", "threshold": 10, "active": False})
+    await alerts.create_rule(theirs, {"sku": "OOLONG", "kind": "threshold", "threshold": 10, "active": False})
+    await db.execute("UPDATE stock_alert_rule SET active = true")
+    assert await alerts.sweep() == 2
+    assert await alerts.sweep() == 0
+    # days of cover: 1 OOLONG left... give it demand, then let the demand age out of the window
+    await alerts.create_rule(mine, {"sku": "TEA", "kind": "days_of_cover", "cover_days": 20, "demand_days": 7})
+    for n in range(7):
+        await place(mine, f"T{n}", "TEA", 1)           # 7 a week: 1 a day; 15 - 7 = 8 available = 8 days
+    assert await alerts.sweep() == 1
+    assert ("TEA", None, "open", 8) in await alert_rows(merchant["id"])
+    await db.execute("UPDATE reservation SET created_at = created_at - interval '8 days' WHERE merchant_id = $1",
+                     merchant["id"])
+    await alerts.sweep()                               # no recent demand: infinite cover, resolved
+    assert ("TEA", None, "resolved", 8) in await alert_rows(merchant["id"])
