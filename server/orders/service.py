@@ -19,7 +19,7 @@ from server.channels.connectors.base import (
 )
 from server.core import clock, db
 from server.core.actor import Actor
-from server.core.errors import Conflict, ErrorList, NotFound, ValidationError
+from server.core.errors import Conflict, DomainError, ErrorList, NotFound, ValidationError
 from server.core.money import to_minor
 from server.inventory import service as inventory
 from server.orders import ingest, queries
@@ -70,6 +70,46 @@ async def create_order(actor: Actor, data: OrderInput, *, source: str = "api") -
     policy.authorize(actor, "orders.create")
     mid = policy.tenant(actor)
     channel = await channels.resolve_channel(actor, data.channel)
+    currency = (data.currency or "").upper() or (await db.fetchval("SELECT currency FROM merchant WHERE id = $1", mid))
+    skus: dict[str, dict] = {}
+    for ln in data.lines:
+        try:
+            from server.catalog import service as catalog  # noqa: PLC0415
+
+            skus[str(ln.sku).strip()] = await catalog.resolve_sku(actor, ln.sku)
+        except NotFound:
+            pass
+    order, listing, key = _prepare(data, currency, skus)
+    ext = order.external_id
+    async with db.transaction():
+        locks = sorted([f"order:{channel['id']}:{ext}"] + ([f"idem:{mid}:{key}"] if key else []))
+        await db.execute("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k ORDER BY k",
+                         locks)
+        if key:
+            existing = await db.fetchval("SELECT id FROM sales_order WHERE merchant_id = $1 AND idempotency_key = $2",
+                                         mid, key)
+            if existing:
+                return await queries.get_order(actor, existing), False
+        if await db.fetchval("SELECT 1 FROM sales_order WHERE channel_id = $1 AND external_id = $2", channel["id"], ext):
+            raise _duplicate(ext, channel)
+        raw = {"source": source, "input": _input_dict(data)}
+        await ingest._store_raw(mid, channel["id"], [ingest.FetchedOrder(ext, raw, order)], source)
+        (oid,) = await ingest._create(channel, [order], listing, source, actor.label, [key])
+        await audit.record(actor, "order.create", "order", oid, after={"external_id": ext, "channel": channel["name"],
+                                                                       "source": source})
+        await inventory.reconcile_orders(actor, [oid])
+    return await queries.get_order(actor, oid), True
+
+
+def _duplicate(ext: str, channel: dict) -> Conflict:
+    return Conflict(f"order {ext!r} already exists on channel {channel['name']}", code="duplicate_order",
+                    field="externalId")
+
+
+def _prepare(data: OrderInput, currency: str, skus: dict[str, dict]
+             ) -> tuple[NormalizedOrder, dict[tuple[str, str], tuple[int, str]], str | None]:
+    """Validate one input (SKUs already looked up by ref) into (order, listing, idempotency key);
+    every problem at once as an ErrorList."""
     errors: list[ValidationError] = []
     ext = (data.external_id or "").strip()
     if not ext:
@@ -77,17 +117,13 @@ async def create_order(actor: Actor, data: OrderInput, *, source: str = "api") -
                                       field="externalId"))
     if not data.lines:
         errors.append(ValidationError("an order needs at least one line", code="required", field="lines"))
-    currency = (data.currency or "").upper() or (await db.fetchval("SELECT currency FROM merchant WHERE id = $1", mid))
     if len(currency) != 3:
         errors.append(ValidationError("currency must be a 3-letter ISO code", code="invalid", field="currency"))
     lines: list[NormalizedLine] = []
     listing: dict[tuple[str, str], tuple[int, str]] = {}
     for i, ln in enumerate(data.lines):
-        try:
-            from server.catalog import service as catalog  # noqa: PLC0415
-
-            sku = await catalog.resolve_sku(actor, ln.sku)
-        except NotFound:
+        sku = skus.get(str(ln.sku).strip())
+        if sku is None:
             errors.append(ValidationError(f"line {i + 1}: no SKU {ln.sku!r}", code="unknown_sku",
                                           field=f"lines.{i}.sku"))
             continue
@@ -137,32 +173,114 @@ async def create_order(actor: Actor, data: OrderInput, *, source: str = "api") -
                                    province=r.province, city=r.city, district=r.district, address=r.address,
                                    postcode=r.postcode),
         buyer_note=data.buyer_note, lines=lines)
-    key = (data.idempotency_key or "").strip() or None
+    return order, listing, (data.idempotency_key or "").strip() or None
+
+
+@dataclass
+class CreateOutcome:
+    """One input of `create_orders`: the order ({id, order_number, total, currency}) and whether it
+    was created now (False: its idempotency key named an existing order), or the error that
+    `create_order` would have raised for it."""
+    order: dict | None = None
+    created: bool = False
+    error: DomainError | None = None
+
+
+async def create_orders(actor: Actor, inputs: list[OrderInput], *, source: str = "api",
+                        check_only: bool = False) -> list[CreateOutcome]:
+    """Batch `create_order` (CSV imports): the same checks, idempotency, raw payloads, timeline,
+    audit and reservations per order, but SKUs, locks, existence checks and writes go per batch
+    (COPY through the ingest pipeline) instead of per order. The good inputs are written in the
+    caller's transaction (or one of its own); a bad one is only reported. `check_only` writes nothing
+    (a preview: an already created order comes back with created False)."""
+    policy.authorize(actor, "orders.create")
+    mid = policy.tenant(actor)
+    from server.catalog import service as catalog  # noqa: PLC0415
+
+    out = [CreateOutcome() for _ in inputs]
+    found: dict[str, dict | DomainError] = {}
+    for data in inputs:
+        if data.channel not in found:
+            try:
+                found[data.channel] = await channels.resolve_channel(actor, data.channel)
+            except DomainError as exc:
+                found[data.channel] = exc
+    default_currency = await db.fetchval("SELECT currency FROM merchant WHERE id = $1", mid)
+    skus = await catalog.skus_by_ref(actor, [ln.sku for data in inputs for ln in data.lines])
+    ready: list[tuple[int, dict, NormalizedOrder, dict, str | None]] = []
+    for i, data in enumerate(inputs):
+        channel = found[data.channel]
+        try:
+            if isinstance(channel, DomainError):
+                raise channel
+            order, listing, key = _prepare(data, (data.currency or "").upper() or default_currency, skus)
+        except DomainError as exc:
+            out[i].error = exc
+            continue
+        ready.append((i, channel, order, listing, key))
+    if not ready:
+        return out
     async with db.transaction():
-        locks = sorted([f"order:{channel['id']}:{ext}"] + ([f"idem:{mid}:{key}"] if key else []))
-        await db.execute("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k ORDER BY k",
-                         locks)
-        if key:
-            existing = await db.fetchval("SELECT id FROM sales_order WHERE merchant_id = $1 AND idempotency_key = $2",
-                                         mid, key)
-            if existing:
-                return await queries.get_order(actor, existing), False
-        if await db.fetchval("SELECT 1 FROM sales_order WHERE channel_id = $1 AND external_id = $2", channel["id"], ext):
-            raise Conflict(f"order {ext!r} already exists on channel {channel['name']}", code="duplicate_order",
-                           field="externalId")
-        raw = {"source": source, "input": _input_dict(data)}
-        await ingest._store_raw(mid, channel["id"], [ingest.FetchedOrder(ext, raw, order)], source)
-        (oid,) = await ingest._create(channel, [order], listing, source, actor.label, [key])
-        await audit.record(actor, "order.create", "order", oid, after={"external_id": ext, "channel": channel["name"],
-                                                                       "source": source})
-        await inventory.reconcile_orders(actor, [oid])
-    return await queries.get_order(actor, oid), True
+        if not check_only:
+            locks = sorted({f"order:{c['id']}:{o.external_id}" for _, c, o, _, _ in ready}
+                           | {f"idem:{mid}:{k}" for *_, k in ready if k})
+            await db.execute("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k "
+                             "ORDER BY k", locks)
+        by_key = {r["idempotency_key"]: r["id"] for r in await db.fetch(
+            "SELECT idempotency_key, id FROM sales_order WHERE merchant_id = $1 AND idempotency_key = ANY($2::text[])",
+            mid, [k for *_, k in ready if k])}
+        taken = {(r["channel_id"], r["external_id"]) for r in await db.fetch(
+            """SELECT channel_id, external_id FROM sales_order
+               WHERE (channel_id, external_id) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))""",
+            [c["id"] for _, c, *_ in ready], [o.external_id for _, _, o, *_ in ready])}
+        todo: dict[int, list[tuple[int, dict, NormalizedOrder, dict, str | None]]] = {}
+        keyed: dict[str, int] = {}          # idempotency key -> input index creating it in this batch
+        for item in ready:
+            i, channel, order, _, key = item
+            if key and key in by_key:
+                out[i].order = {"id": by_key[key]}
+            elif key and key in keyed:
+                out[i].order = out[keyed[key]].order
+            elif (channel["id"], order.external_id) in taken:
+                out[i].error = _duplicate(order.external_id, channel)
+            else:
+                taken.add((channel["id"], order.external_id))
+                out[i].created = True
+                out[i].order = {}
+                if key:
+                    keyed[key] = i
+                todo.setdefault(channel["id"], []).append(item)
+        if not check_only and todo:
+            made: list[int] = []
+            for group in todo.values():
+                channel = group[0][1]
+                await ingest._store_raw(mid, channel["id"], [
+                    ingest.FetchedOrder(o.external_id, {"source": source, "input": _input_dict(inputs[i])}, o)
+                    for i, _, o, _, _ in group], source)
+                listing = {k: v for *_, ls, _ in group for k, v in ls.items()}
+                ids = await ingest._create(channel, [o for _, _, o, _, _ in group], listing, source, actor.label,
+                                           [k for *_, k in group])
+                for (i, _, _, _, _), oid in zip(group, ids, strict=True):
+                    out[i].order["id"] = oid
+                await audit.record_many(actor, "order.create", "order", [
+                    (oid, {"external_id": o.external_id, "channel": channel["name"], "source": source})
+                    for (_, _, o, _, _), oid in zip(group, ids, strict=True)])
+                made += ids
+            await inventory.reconcile_orders(actor, made)
+        ids = [o.order["id"] for o in out if o.order and "id" in o.order]
+        rows = {r["id"]: dict(r) for r in await db.fetch(
+            "SELECT id, order_number, total, currency FROM sales_order WHERE id = ANY($1::bigint[])", ids)}
+    for o in out:
+        if o.order is not None and o.order.get("id") in rows:
+            o.order.update(rows[o.order["id"]])
+    return out
 
 
 def _input_dict(data: OrderInput) -> dict:
-    from dataclasses import asdict  # noqa: PLC0415
-
-    out = asdict(data)
+    """The input as stored in the raw payload (what dataclasses.asdict gives, without its deep copies)."""
+    out = dict(vars(data))
+    out["lines"] = [dict(vars(ln)) for ln in data.lines]
+    out["receiver"] = dict(vars(data.receiver))
     out["placed_at"] = data.placed_at.isoformat() if data.placed_at else None
     return out
 

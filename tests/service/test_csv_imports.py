@@ -14,7 +14,7 @@ from server.channels import service as channels
 from server.core import db
 from server.core.actor import Actor, system
 from server.core.csvimport import ImportFileError
-from server.core.errors import Conflict, ErrorList, NotFound, PermissionDenied, ValidationError
+from server.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from server.orders import csv_import as csv_io_orders
 from server.orders import queries
 from server.orders import service as orders
@@ -340,16 +340,16 @@ async def test_all_or_nothing_checks_every_order_before_writing_any(merchant):
 
 async def test_all_or_nothing_stops_at_an_order_that_went_bad_after_the_check(merchant, monkeypatch):
     actor = (await shop(merchant))[0]
-    real, calls = orders.create_order, {"G-2": 0}
+    real = orders.create_orders
 
-    async def flaky(actor, data, *, source="api"):
-        if data.external_id == "G-2":
-            calls["G-2"] += 1
-            if calls["G-2"] == 2:        # the check passed; by the write its SKU is gone
-                raise ErrorList([NotFound("no SKU", code="unknown_sku", field="lines.1.sku")])
-        return await real(actor, data, source=source)
+    async def sku_renamed_meanwhile(actor, inputs, *, source="api", check_only=False):
+        if not check_only and any(d.external_id == "G-2" for d in inputs):
+            # the check passed; by G-2's write its SKU has another code (inside the chunk's transaction,
+            # so undoing the chunk brings it back)
+            await db.execute("UPDATE sku SET code = 'CUP-GONE' WHERE code = 'CUP-CER-01'")
+        return await real(actor, inputs, source=source, check_only=check_only)
 
-    monkeypatch.setattr(csv_io_orders.orders, "create_order", flaky)
+    monkeypatch.setattr(csv_io_orders.orders, "create_orders", sku_renamed_meanwhile)
     monkeypatch.setattr(csv_io_orders, "WRITE_CHUNK", 1)
     text = ("external_id,receiver_name,sku,quantity\nG-1,张三,TEA-LJ-250,1\nG-2,李四,TEA-LJ-250,1\n"
             "G-2,李四,CUP-CER-01,1\nG-3,王五,CUP-CER-01,1\n")
@@ -357,7 +357,8 @@ async def test_all_or_nothing_stops_at_an_order_that_went_bad_after_the_check(me
     assert triples(result) == {(4, "sku", "unknown_sku")}
     assert [(i.key, i.action) for i in result.items] == [("G-1", "created"), ("G-2", "error"), ("G-3", "create")]
     assert await db.fetchval("SELECT array_agg(external_id) FROM sales_order") == ["G-1"]
-    monkeypatch.setattr(csv_io_orders.orders, "create_order", real)
+    assert await db.fetchval("SELECT count(*) FROM sku WHERE code = 'CUP-CER-01'") == 1
+    monkeypatch.setattr(csv_io_orders.orders, "create_orders", real)
     again = await csv_io_orders.apply_order_import(actor, text.encode(), "all_or_nothing", channel_ref="Web")
     assert again.counts() == {"already_imported": 1, "created": 2}
 
@@ -421,3 +422,35 @@ async def test_order_import_of_2000_rows_is_quick(merchant):
     assert preview.ok and result.counts() == {"created": 1000}
     assert await db.fetchval("SELECT count(*) FROM order_line") == 2000
     assert applied < 45
+
+
+async def test_order_import_writes_like_create_order_reservations_timeline_audit_raw(merchant):
+    """The batch write keeps create_order's effects per order: stock reserved (and an order that finds
+    none held out of stock), a `created` timeline event, an audit entry and the raw input."""
+    actor = (await shop(merchant))[0]
+    from server.inventory import service as inventory
+
+    await inventory.create_warehouse(actor, {"code": "HZ", "name": "Hangzhou"})
+    await inventory.receive(actor, "HZ", "TEA-LJ-250", 3, "initial")
+    text = ("external_id,receiver_name,sku,quantity\n"
+            "R-1,张三,TEA-LJ-250,2\nR-2,李四,TEA-LJ-250,2\nR-3,王五,TEA-LJ-250,1\n")
+    result = await csv_io_orders.apply_order_import(actor, text.encode(), "good_rows", channel_ref="Web")
+    assert result.counts() == {"created": 3}
+    rows = {r["external_id"]: r for r in await db.fetch("SELECT * FROM sales_order ORDER BY id")}
+    reserved = {r["external_id"]: r["qty"] for r in await db.fetch(
+        """SELECT o.external_id, sum(r.quantity) AS qty FROM reservation r JOIN order_line l ON l.id = r.order_line_id
+           JOIN sales_order o ON o.id = l.order_id WHERE r.status = 'reserved' GROUP BY 1""")}
+    assert reserved == {"R-1": 2, "R-3": 1}                   # in file order: R-2 finds only 1 left
+    assert rows["R-2"]["status"] == "on_hold" and "out_of_stock" in rows["R-2"]["hold_reasons"]
+    assert await db.fetchval("SELECT reserved FROM stock_level") == 3
+    for ext, o in rows.items():
+        assert o["source"] == "csv" and o["idempotency_key"] == f"csv:{o['channel_id']}:{ext}"
+        kinds = [r["kind"] for r in await db.fetch("SELECT kind FROM order_event WHERE order_id = $1 ORDER BY id",
+                                                   o["id"])]
+        assert kinds[0] == "created"
+        raw = db.loads(await db.fetchval("SELECT payload FROM raw_channel_order WHERE channel_id = $1 "
+                                         "AND external_id = $2", o["channel_id"], ext))
+        assert raw["source"] == "csv" and raw["input"]["external_id"] == ext
+    audit = await db.fetch("SELECT object_id, after FROM audit_entry WHERE action = 'order.create' ORDER BY id")
+    assert [(a["object_id"], db.loads(a["after"])["external_id"]) for a in audit] == [
+        (str(rows[e]["id"]), e) for e in ("R-1", "R-2", "R-3")]
