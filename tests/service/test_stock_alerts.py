@@ -364,3 +364,24 @@ async def test_the_sweep_evaluates_every_merchant_and_days_of_cover_move_with_ti
                      merchant["id"])
     await alerts.sweep()                               # no recent demand: infinite cover, resolved
     assert ("TEA", None, "resolved", 8) in await alert_rows(merchant["id"])
+
+
+async def test_a_storm_of_orders_with_rules_active_marks_once_and_alerts_once(merchant):
+    """80 concurrent paid orders (each its own transaction) on SKUs watched by rules: no deadlock, no
+    error, one coalesced evaluation job, and one alert per crossing once it runs."""
+    actor = await world(merchant)
+    await inventory.receive(actor, "SZ", "CUP", 37)                  # 40 cups, 8 oolong
+    await alerts.create_rule(actor, {"category": "ware", "kind": "threshold", "threshold": 5})
+    await alerts.create_rule(actor, {"category": "tea", "warehouse": "SZ", "kind": "threshold", "threshold": 2})
+    await db.execute("DELETE FROM outbox")
+
+    async def buy(n: int) -> None:
+        async with db.transaction():
+            await place(actor, f"STORM-{n}", "CUP" if n % 2 else "OOLONG", 1)
+
+    await asyncio.gather(*(buy(n) for n in range(80)))
+    assert await db.fetchval("SELECT count(*) FROM reservation WHERE status = 'reserved'") == 40 + 8
+    assert await db.fetchval("SELECT count(*) FROM outbox WHERE job_name = 'alerts.evaluate'") == 1
+    job = await db.fetchval("SELECT id FROM outbox WHERE job_name = 'alerts.evaluate'")
+    await outbox.run(job, alert_jobs.evaluate)
+    assert sorted(await alert_rows(merchant["id"])) == [("CUP", None, "open", 0), ("OOLONG", "SZ", "open", 0)]
