@@ -16,6 +16,7 @@ from server.core import db
 from server.core.actor import system
 from server.settings import get_settings
 from tests.web.conftest import form, hx, sign_in, text_of
+from tests.web.test_browser import browser, chromium_path, shots  # noqa: F401 - fixtures for the browser test
 
 
 async def shop(users, role: str = "customer_service"):
@@ -296,3 +297,84 @@ async def test_import_needs_create_permission_and_csrf(client, users):
     no_csrf = await client.post("/orders/import", files=upload_files(BAD), data={"channel": str(web["id"])})
     assert no_csrf.status_code == 403 and "The form expired" in no_csrf.text
     assert kept_uploads() == []
+
+
+# -- in a real browser --------------------------------------------------------------------------
+
+@pytest.mark.browser
+async def test_staff_form_detail_and_import_in_a_real_browser(browser, client, users, shots):  # noqa: F811 - fixtures
+    from server.app import create_app
+    from tests.support.live_server import live_server
+
+    user, actor, _, web = await shop(users, role="operations")
+    from server.inventory import service as inventory
+
+    await inventory.create_warehouse(actor, {"code": "SZ", "name": "Shenzhen", "priority": 10})
+    await inventory.receive(actor, "SZ", "TEA-LJ-250", 10, "initial")
+    await inventory.receive(actor, "SZ", "CUP-CER-01", 10, "initial")
+    async with live_server(create_app()) as base:
+        context = await browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-US")
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("dialog", lambda dialog: dialog.accept())
+        await page.goto(f"{base}/login?next=/orders/new")
+        await page.fill("#f-email", user["email"])
+        await page.fill("#f-password", user["password"])
+        await page.click("button[type=submit].btn-primary")
+        await page.wait_for_url(f"{base}/orders/new")
+
+        # two line rows added through htmx, one removed again; a bad quantity comes back marked
+        await page.click("text=Add a line")
+        await page.click("text=Add a line")
+        await page.wait_for_function("document.querySelectorAll('#new-lines tr').length === 3")
+        await page.locator("#new-lines tr").nth(2).locator("button").click()
+        assert await page.locator("#new-lines tr").count() == 2
+        await page.fill("#f-receiver_name", "李四")
+        await page.fill("#f-receiver_phone", "13900001111")
+        await page.fill("#f-address", "文三路 1 号")
+        rows = page.locator("#new-lines tr")
+        await rows.nth(0).locator("input[name=sku]").fill("TEA-LJ-250")
+        await rows.nth(0).locator("input[name=quantity]").fill("2")
+        await rows.nth(1).locator("input[name=sku]").fill("CUP-CER-01")
+        await rows.nth(1).locator("input[name=quantity]").fill("zero")
+        await page.click("button:has-text('Create order')")
+        await page.wait_for_selector("#new-lines .field-error")
+        assert "Quantity must be a positive whole number" in await page.inner_text("#new-lines")
+        await page.screenshot(path=str(shots / "orders-new-errors.png"), full_page=True)
+        await page.locator("#new-lines tr").nth(1).locator("input[name=quantity]").fill("1")
+        await page.click("button:has-text('Create order')")
+        await page.wait_for_url(re.compile(r".*/orders/\d+$"))
+        assert "created." in await page.inner_text("#flashes")
+        assert await db.fetchval("SELECT count(*) FROM sales_order") == 1
+
+        # the order page: a note and an address change swap in place
+        await page.fill("#f-note-body", "customer picks up on Saturday")
+        await page.click("button:has-text('Add note')")
+        await page.wait_for_selector("#order-notes >> text=customer picks up on Saturday")
+        await page.click("#order-receiver summary")
+        await page.fill("#order-receiver #f-address", "中关村大街 1 号")
+        await page.click("button:has-text('Save address')")
+        await page.wait_for_selector("text=Receiver address changed.")
+        await page.screenshot(path=str(shots / "orders-detail.png"), full_page=True)
+        wide = await page.evaluate("""() => [...document.querySelectorAll('#order-detail *')]
+            .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+            .map(e => e.tagName + '#' + e.id + '.' + e.className).slice(0, 5)""")
+        assert wide == [], wide  # nothing sticks out of the window
+
+        # the CSV import: preview with the bad rows, then only the good orders
+        await page.goto(f"{base}/orders/import")
+        await page.set_input_files("#f-file", files=[{"name": "orders.csv", "mimeType": "text/csv",
+                                                      "buffer": BAD.encode()}])
+        await page.select_option("#f-channel", str(web["id"]))
+        await page.click("button:has-text('Check the file')")
+        await page.wait_for_selector("#import-errors")
+        assert await page.locator("#import-error-rows tr").count() == 3
+        await page.screenshot(path=str(shots / "orders-import-preview.png"), full_page=True)
+        await page.click("button:has-text('Import')")
+        await page.wait_for_selector("#import-outcome")
+        assert "2 orders created." in await page.inner_text("#import-outcome")
+        await page.screenshot(path=str(shots / "orders-import-result.png"), full_page=True)
+        assert errors == []
+        await context.close()
+    assert await db.fetchval("SELECT count(*) FROM sales_order") == 3
