@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 
@@ -84,7 +85,7 @@ async def test_keyset_pages(client, shop):
     await sign_in(client, shop["admin"])
     first = await client.get("/inventory")
     assert "Load more" in first.text and "ZZ-020" in first.text and "ZZ-021" not in first.text
-    import re
+
     after = re.search(r'hx-get="(/inventory\?after=[^"]+)"', first.text).group(1).replace("&amp;", "&")
     more = await client.get(after, headers=hx(client))
     assert more.status_code == 200 and "ZZ-029" in more.text and "CUP-CER-01" not in more.text
@@ -301,7 +302,7 @@ async def test_movements_load_more(client, shop):
     page = await client.get(f"/inventory/skus/{pot['id']}")
     rows = rows_text(page.text, "movement-rows")
     assert "PO-029" in rows and "PO-005" in rows and "PO-004" not in rows       # newest first, 25 a page
-    import re
+
     url = re.search(r'hx-get="(/inventory/skus/\d+/movements\?after=[^"]+)"', page.text).group(1).replace("&amp;", "&")
     more = await client.get(url, headers=hx(client))
     assert "PO-004" in more.text and "PO-000" in more.text and "PO-005" not in more.text
@@ -320,3 +321,18 @@ async def test_chinese_reader_gets_chinese_errors(client, shop):
     below = await client.post(f"/inventory/skus/{tea['id']}/adjust", headers=hx(client),
                               data={"warehouse": "HZ", "mode": "delta", "delta": "-9", "reason": "丢失"})
     assert below.status_code == 422 and "HZ 的 TEA-LJ-250 只有 4 件在库" in text_of(below.text)
+
+
+async def test_transfer_in_flight_shows_as_incoming(client, shop):
+    from server.inventory import transfers
+
+    transfer = await transfers.create_transfer(shop["actor"], "SZ", "HZ", [{"sku": "CUP-CER-01", "quantity": 12}])
+    await transfers.ship_transfer(shop["actor"], transfer["id"])
+    await sign_in(client, shop["admin"])
+    row = rows_text((await client.get("/inventory?q=CUP", headers=hx(client))).text, "stock-rows")
+    assert "+12" in row and "18 on hand" in row                      # 30 - 12 left SZ, 12 on their way to HZ
+    cup = shop["skus"]["CUP-CER-01"]
+    page = await client.get(f"/inventory/skus/{cup['id']}")
+    levels = re.search(rf'<tr id="level-{shop["hz"]["id"]}".*?</tr>', page.text, flags=re.S).group(0)
+    assert [c.strip() for c in re.findall(r'<td class="num">(.*?)</td>', levels, flags=re.S)][-1] == "12"
+    assert "transfer_out" not in text_of(page.text) and "Transfer out" in text_of(page.text)
