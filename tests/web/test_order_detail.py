@@ -245,3 +245,14 @@ async def test_signed_out_visitor_goes_to_login(client, users):
     o = await place(actor, web)
     response = await client.get(f"/orders/{o['id']}")
     assert response.status_code == 303 and response.headers["location"].startswith("/login?next=")
+
+
+async def test_detail_in_simplified_chinese(client, users):
+    user, actor, web = await shop(users, stock=5)
+    o = await place(actor, web)
+    await db.execute("UPDATE app_user SET language = 'zh' WHERE id = $1", user["id"])
+    await sign_in(client, user)
+    text = text_of((await client.get(f"/orders/{o['id']}")).text)
+    for shown in (f"订单 {o['order_number']}", "金额", "时间线", "内部备注", "收件人", "标记为已发货", "取消订单"):
+        assert shown in text, shown
+    assert "Timeline" not in text and "Mark shipped" not in text
