@@ -256,3 +256,16 @@ async def test_detail_in_simplified_chinese(client, users):
     for shown in (f"订单 {o['order_number']}", "金额", "时间线", "内部备注", "收件人", "标记为已发货", "取消订单"):
         assert shown in text, shown
     assert "Timeline" not in text and "Mark shipped" not in text
+
+
+async def test_refusals_without_htmx_render_the_page_with_the_error(client, users):
+    user, actor, web = await shop(users, stock=5)
+    o = await place(actor, web)
+    await inventory.mark_shipped(actor, o["id"], "SF Express", "SF100")
+    await sign_in(client, user)
+    address = await client.post(f"/orders/{o['id']}/address", data=form(client, name="赵六", address="x"))
+    assert address.status_code == 422 and "<!doctype html>" in address.text
+    assert "cannot change once an order is shipped" in address.text and 'value="赵六"' in address.text
+    cancel = await client.post(f"/orders/{o['id']}/cancel", headers=hx(client), data={"reason": "too late"})
+    assert cancel.status_code == 422 and 'id="order-actions"' in cancel.text and 'value="too late"' in cancel.text
+    assert await db.fetchval("SELECT status FROM sales_order WHERE id = $1", o["id"]) == "shipped"
