@@ -289,7 +289,7 @@ WITH rules AS (
                                AND (s.id = r.sku_id OR s.category = r.category)
     WHERE NOT $3::boolean OR s.id IN (SELECT l.sku_id FROM stock_level l
                                       WHERE l.merchant_id = $1 AND l.updated_at > now() - $4::interval)
-), measured AS (
+), measured AS MATERIALIZED (
     SELECT t.*,
            coalesce((SELECT sum(l.on_hand - l.reserved) FROM stock_level l JOIN warehouse w ON w.id = l.warehouse_id
                      WHERE l.merchant_id = $1 AND l.sku_id = t.sku_id
@@ -303,14 +303,16 @@ WITH rules AS (
                / t.demand_days
            ELSE 0 END AS daily_demand
     FROM targets t
+), unresolved AS MATERIALIZED (
+    SELECT id, rule_id, sku_id, coalesce(warehouse_id, 0) AS wk FROM stock_alert
+    WHERE merchant_id = $1 AND status <> 'resolved'
 )
 SELECT m.*, CASE WHEN m.daily_demand > 0 THEN m.available / m.daily_demand END AS days_of_cover,
        CASE WHEN m.kind = 'threshold' THEN m.available <= m.threshold
             ELSE m.daily_demand > 0 AND m.available / m.daily_demand <= m.cover_days END AS alerting,
        a.id AS alert_id
 FROM measured m
-LEFT JOIN stock_alert a ON a.rule_id = m.rule_id AND a.sku_id = m.sku_id
-                       AND coalesce(a.warehouse_id, 0) = coalesce(m.warehouse_id, 0) AND a.status <> 'resolved'
+LEFT JOIN unresolved a ON a.rule_id = m.rule_id AND a.sku_id = m.sku_id AND a.wk = coalesce(m.warehouse_id, 0)
 """
 
 _OPEN = """
@@ -349,15 +351,16 @@ async def evaluate(merchant_id: int, *, rule_ids: list[int] | None = None, recen
         if not recent:
             # unresolved alerts no target explains any more (rule switched off, SKU left the category
             # or was deactivated) resolve too
-            live = [(r["rule_id"], r["sku_id"], r["warehouse_id"] or 0) for r in rows]
-            status = await db.execute(
-                """UPDATE stock_alert a SET status = 'resolved', resolved_at = now()
-                   WHERE a.merchant_id = $1 AND a.status <> 'resolved'
-                     AND ($2::bigint[] IS NULL OR a.rule_id = ANY($2::bigint[]) OR a.rule_id IS NULL)
-                     AND (a.rule_id, a.sku_id, coalesce(a.warehouse_id, 0)) NOT IN (
-                         SELECT * FROM unnest($3::bigint[], $4::bigint[], $5::bigint[]))""",
-                merchant_id, rule_ids, [x[0] for x in live], [x[1] for x in live], [x[2] for x in live])
-            resolved += int(status.split()[-1])
+            explained = {r["alert_id"] for r in rows if r["alert_id"] is not None} | set(opened)
+            orphans = [r["id"] for r in await db.fetch(
+                """SELECT id FROM stock_alert WHERE merchant_id = $1 AND status <> 'resolved'
+                     AND ($2::bigint[] IS NULL OR rule_id = ANY($2::bigint[]) OR rule_id IS NULL)""",
+                merchant_id, rule_ids) if r["id"] not in explained]
+            if orphans:
+                status = await db.execute(
+                    """UPDATE stock_alert SET status = 'resolved', resolved_at = now()
+                       WHERE id = ANY($1::bigint[]) AND status <> 'resolved'""", orphans)
+                resolved += int(status.split()[-1])
         for alert_id in opened:
             await outbox.emit("alerts.notify", {"alert_id": alert_id}, job_id=f"alerts.notify:{alert_id}",
                               merchant_id=merchant_id)
