@@ -296,8 +296,9 @@ async def _targets(request: Request, actor, raw: dict[str, Any], form) -> dict[s
         return {"f": await _filter(request, actor, raw)}
     ids = [int(i) for i in form.getall("ids", []) if str(i).isdigit()]
     if not ids:
-        raise ValidationError(translator(request)("Select orders first, or choose all matching orders."),
-                              code="no_selection", field="ids")
+        _ = translator(request)
+        raise ValidationError(_("Select orders first, or choose all matching orders."), code="no_selection",
+                              field="ids")
     return {"ids": ids}
 
 

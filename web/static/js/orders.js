@@ -35,8 +35,7 @@
     if (all) label.textContent = fmt(label.getAttribute("data-all"), { num: n == null ? "…" : n.toLocaleString() });
     else if (checked) label.textContent = fmt(label.getAttribute("data-some"), { num: checked.toLocaleString() });
     else label.textContent = label.getAttribute("data-none");
-    var t = total();
-    selectAll.hidden = all || !checked || (t != null && t <= checked);
+    selectAll.hidden = all || !checked;
     clear.hidden = !all && !checked;
     form.classList.toggle("has-selection", all || checked > 0);
     $all("[data-needs-selection]", form).forEach(function (el) {
