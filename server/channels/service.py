@@ -168,9 +168,24 @@ async def resolve_channel(actor: Actor, ref: str | int) -> dict:
     return dict(row)
 
 
-async def list_channels(actor: Actor) -> list[dict]:
+async def list_channels(actor: Actor, *, search: str = "", platform: str = "", status: str = "",
+                        ids: list[int] | None = None) -> list[dict]:
+    """The merchant's channels (a handful per merchant: no paging), optionally filtered."""
     policy.authorize(actor, "channels.view")
-    rows = await db.fetch("SELECT * FROM channel WHERE merchant_id = $1 ORDER BY id", policy.tenant(actor))
+    where, args = ["merchant_id = $1"], [policy.tenant(actor)]
+    if search.strip():
+        args.append(f"%{search.strip()}%")
+        where.append(f"name ILIKE ${len(args)}")
+    if platform:
+        args.append(platform)
+        where.append(f"platform = ${len(args)}")
+    if status:
+        args.append(status)
+        where.append(f"status = ${len(args)}")
+    if ids:
+        args.append([int(i) for i in ids])
+        where.append(f"id = ANY(${len(args)}::bigint[])")
+    rows = await db.fetch(f"SELECT * FROM channel WHERE {' AND '.join(where)} ORDER BY id", *args)  # noqa: S608
     return [public(dict(r)) for r in rows]
 
 

@@ -2,6 +2,8 @@
 against a real sandbox over HTTP, tenant isolation and permissions."""
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import timedelta
 
@@ -216,3 +218,35 @@ async def test_roles_without_channel_management_cannot_create(client, users):
     warehouse = await users.make("warehouse", merchant=viewer["merchant"])  # no channels.view at all
     other = await sign_in(client, warehouse)
     assert (await other.get("/channels")).status_code == 403
+
+
+async def test_list_filters_export_and_bulk_sync(client, users):
+    admin = await users.make("admin")
+    actor = admin["actor"]
+    web = await channels.create_channel(actor, platform="website", name="Web shop")
+    tb = await channels.create_channel(actor, platform="taobao", name="天猫旗舰店", config={
+        "app_key": "k", "app_secret": "taobao-secret-0001", "session": "taobao-session-0002"})
+    jd = await channels.create_channel(actor, platform="jd", name="京东自营", config={
+        "app_key": "k", "app_secret": "jd-secret-0003", "access_token": "jd-token-0004"})
+    await sign_in(client, admin)
+    only_taobao = await client.get("/channels?platform=taobao", headers=hx(client))
+    assert "天猫旗舰店" in only_taobao.text and "京东自营" not in only_taobao.text and "Web shop" not in only_taobao.text
+    by_name = await client.get("/channels?q=%E4%BA%AC%E4%B8%9C")  # 京东
+    assert "京东自营" in by_name.text and "天猫旗舰店" not in by_name.text and 'value="京东"' in by_name.text
+    export = await client.get("/channels/export.csv")
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(export.text.lstrip("\ufeff"))))
+    assert [r["name"] for r in rows] == ["Web shop", "天猫旗舰店", "京东自营"]
+    for secret in ("taobao-secret-0001", "taobao-session-0002", "jd-secret-0003", "jd-token-0004"):
+        assert secret not in export.text
+    picked = await client.get(f"/channels/export.csv?ids={jd['id']}&ids={web['id']}")
+    assert [r["name"] for r in csv.DictReader(io.StringIO(picked.text.lstrip("\ufeff")))] == ["Web shop", "京东自营"]
+    # bulk "sync now" queues one pull per selected channel that pulls orders
+    r = await client.post("/channels/sync", data={"ids": [str(tb["id"]), str(web["id"])]}, headers=hx(client))
+    assert r.status_code == 200 and "Sync queued for 天猫旗舰店." in text_of(r.text)
+    assert "do not pull orders: Web shop" in text_of(r.text)
+    queued = await db.fetch("SELECT job_id FROM outbox WHERE job_name = 'channels.sync' ORDER BY id")
+    assert [q["job_id"] for q in queued] == [f"sync:{tb['id']}"]
+    viewer = await users.make("finance", merchant=admin["merchant"])
+    other = await sign_in(client, viewer)
+    assert (await other.post("/channels/sync", data=form(other, ids=str(jd["id"])))).status_code == 403

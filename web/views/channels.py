@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
+from litestar.response import Stream
 
 from server.channels import service as channels
 from server.channels.connectors import registry
 from server.channels.connectors.base import Capability
+from server.core.csvimport import CsvWriter, safe_cell
 from server.core.errors import DomainError, ErrorList
 from web import nav
 from web.access import can, request_language, require, translator
@@ -133,16 +135,79 @@ def _int(value: str | None, default: int) -> int:
 
 # -- list -----------------------------------------------------------------------------------------
 
+def _filters(q: str, platform: str, status: str) -> dict:
+    return {"q": q.strip(), "platform": platform if platform in registry.PLATFORMS else "",
+            "status": status if status in STATUS_LABELS else ""}
+
+
 @get("/channels", name="channels")
-async def channels_index(request: Request) -> Response:
+async def channels_index(request: Request, q: FromQuery[str] = "", platform: FromQuery[str] = "",
+                         status: FromQuery[str] = "") -> Response:
     actor = require(request, "channels.view")
-    rows = await channels.list_channels(actor)
-    context = {"channels": rows, "status_labels": STATUS_LABELS,
+    filters = _filters(q, platform, status)
+    rows = await channels.list_channels(actor, search=filters["q"], platform=filters["platform"],
+                                        status=filters["status"])
+    context = {"channels": rows, "status_labels": STATUS_LABELS, "filters": filters,
                "can_manage": can(request, "channels.manage")}
     if is_htmx(request):
         return await render(request, "channels/_list.html", context)
-    context["nav_key"] = "channels"
+    context.update({"nav_key": "channels", "platforms": platforms()})
     return await render(request, "channels/index.html", context)
+
+
+EXPORT_COLUMNS = ["id", "name", "platform", "status", "poll_interval_min", "last_sync_at", "last_sync_ok", "fetched",
+                  "created", "updated", "failed", "consecutive_failures", "next_sync_at", "last_error", "webhook_url"]
+
+
+async def _export_rows(rows: list[dict]):
+    out = CsvWriter(EXPORT_COLUMNS)
+    for c in rows:
+        n = c.get("last_sync_counts") or {}
+        out.add([c["id"], safe_cell(c["name"]), c["platform"], c["status"], c["poll_interval_s"] // 60,
+                 c["last_sync_at"].isoformat() if c["last_sync_at"] else "",
+                 "" if c["last_sync_ok"] is None else str(bool(c["last_sync_ok"])).lower(),
+                 n.get("fetched", ""), n.get("created", ""), n.get("updated", ""), n.get("failed", ""),
+                 c["consecutive_failures"], c["next_sync_at"].isoformat() if c["next_sync_at"] else "",
+                 safe_cell(c["last_error"]), c["webhook_url"]])
+    yield out.take()
+
+
+@get("/channels/export.csv", name="channels_export")
+async def channels_export(request: Request, q: FromQuery[str] = "", platform: FromQuery[str] = "",
+                          status: FromQuery[str] = "", ids: FromQuery[list[str] | None] = None) -> Stream:
+    """The channels (matching the filters, or the selected ones) with their sync state, as CSV.
+    Credentials are never in it: the service's public() view leaves them out."""
+    actor = require(request, "channels.view")
+    filters = _filters(q, platform, status)
+    picked = [int(i) for i in ids or [] if str(i).isdigit() and len(str(i)) < 19] or None
+    rows = await channels.list_channels(actor, search=filters["q"], platform=filters["platform"],
+                                        status=filters["status"], ids=picked)
+    return Stream(content=_export_rows(rows), media_type="text/csv; charset=utf-8",
+                  headers={"Content-Disposition": 'attachment; filename="channels.csv"'})
+
+
+@post("/channels/sync", name="channels_sync_selected")
+async def channels_sync_selected(request: Request) -> Response:
+    """Bulk "sync now": queue a pull for every selected channel that pulls orders (runs in the worker)."""
+    actor = require(request, "channels.manage")
+    form = await request.form()
+    _ = translator(request)
+    ids = [int(v) for v in form.getall("ids", []) if str(v).isdigit() and len(str(v)) < 19]
+    queued, skipped = [], []
+    for row in await channels.list_channels(actor, ids=ids) if ids else []:
+        if "pull_orders" not in row["capabilities"]:
+            skipped.append(row["name"])
+            continue
+        await channels.request_sync(actor, row["id"])
+        queued.append(row["name"])
+    context = {"queued": queued, "skipped": skipped, "nothing": not ids}
+    if is_htmx(request):
+        return await render(request, "channels/_bulk_result.html", context)
+    if queued:
+        flash(request, _("Sync queued for %(names)s.") % {"names": ", ".join(queued)})
+    else:
+        flash(request, _("Select channels that pull orders first."), "info")
+    return redirect(request, "/channels")
 
 
 # -- create ---------------------------------------------------------------------------------------
@@ -311,5 +376,5 @@ async def channel_webhooks(request: Request, channel_id: FromPath[int]) -> Respo
     return redirect(request, f"/channels/{channel_id}")
 
 
-ROUTES = [channels_index, channel_new, channel_create, channel_detail, channel_update, channel_status, channel_test,
-          channel_sync, channel_webhooks]
+ROUTES = [channels_index, channels_export, channels_sync_selected, channel_new, channel_create, channel_detail,
+          channel_update, channel_status, channel_test, channel_sync, channel_webhooks]
