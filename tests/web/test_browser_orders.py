@@ -115,5 +115,15 @@ async def test_filter_select_and_bulk_tag_in_a_real_browser(browser, users, shot
         await page.wait_for_selector("h1:has-text('订单')")
         await page.wait_for_selector("#tab-count-all:has-text('13')")
         await page.screenshot(path=str(shots / "24-orders-zh.png"), full_page=True)
+        assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+        # a narrow screen: nothing sticks out of the window (the table scrolls inside its card)
+        await page.set_viewport_size({"width": 390, "height": 844})
+        await page.goto(f"{base}/orders?status=awaiting_review")
+        await page.wait_for_selector("#tab-count-awaiting_review:has-text('11')")
+        await page.check("#order-rows [data-order-check] >> nth=0")
+        await page.click("summary:has-text('添加标签')")
+        assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        await page.screenshot(path=str(shots / "25-orders-mobile.png"), full_page=True)
         await context.close()
         assert not errors, errors
