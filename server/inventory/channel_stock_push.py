@@ -164,10 +164,10 @@ async def _record(outcomes: list[tuple[dict, int, PushResult]]) -> None:
 async def _schedule_retry(ch: Any) -> None:
     """A job for the earliest retry still waiting, unless one is due by then anyway."""
     wait = await db.fetchval(
-        """SELECT GREATEST(0, extract(epoch FROM min(next_attempt_at) - clock_timestamp())) FROM listing_stock_push
+        """SELECT extract(epoch FROM min(next_attempt_at) - clock_timestamp()) FROM listing_stock_push
            WHERE channel_id = $1 AND dirty AND next_attempt_at > clock_timestamp()""", ch["id"])
-    if wait is not None:
-        await channel_stock.schedule(ch["merchant_id"], ch["id"], delay=float(wait) + 0.05)
+    if wait is not None:       # (min over no rows is NULL: nothing waits)
+        await channel_stock.schedule(ch["merchant_id"], ch["id"], delay=max(0.0, float(wait)) + 0.05)
 
 
 async def sweep() -> int:

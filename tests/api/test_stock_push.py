@@ -153,8 +153,10 @@ async def test_rapid_changes_coalesce_into_one_push_of_the_latest_value(merchant
         pushes_of_code = [e for e in log if e.get("platform_sku_id") == row["platform_sku_id"]]
         assert len(pushes_of_code) == 1 and quantity_of(pushes_of_code[0]) == row["sellable"] == row["last_pushed_qty"]
         assert row["sellable"] == row["available"] and result["failed"] == 0
-        # nothing left: a second run pushes nothing
+        # nothing left: a second run pushes nothing and schedules nothing
+        await db.execute("UPDATE outbox SET enqueued_at = now(), done_at = now()")
         assert (await channel_stock_push.push_channel(ch["id"]))["pushed"] == 0
+        assert await db.fetchval("SELECT count(*) FROM outbox WHERE done_at IS NULL") == 0
         assert len(await sandbox_log(base, "jd")) == before + len(log)
 
 
