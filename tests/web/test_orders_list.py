@@ -274,7 +274,7 @@ async def test_bulk_cancel_reports_done_and_not_possible(client, shop):
                                  data={"ids": [ids["W-1"], ids["P-2"]], "reason": "duplicate"})
     text = text_of(response.text)
     assert response.status_code == 200 and "1 order done" in text and "1 could not be changed" in text
-    assert shop["numbers"]["P-2"] in text  # the shipped one is named
+    assert f"{shop['numbers']['P-2']} : its status no longer allows this" in text  # the shipped one is named
     response = await client.post("/orders/bulk/cancel", headers=hx(client),
                                  data={"scope": "all", "sku": "CUP-CER-01", "reason": "out of cups"})
     assert "2 orders done" in text_of(response.text)

@@ -200,7 +200,9 @@ async def _currency(actor) -> str:
 
 
 async def _filter(request: Request, actor, raw: dict[str, Any]) -> queries.OrderFilter:
-    return parse_filters(raw, tz=actor.timezone, currency=await _currency(actor), _=translator(request))
+    # amounts are typed in the merchant's currency; look it up only when one is given
+    currency = await _currency(actor) if raw.get("amount_min") or raw.get("amount_max") else "CNY"
+    return parse_filters(raw, tz=actor.timezone, currency=currency, _=translator(request))
 
 
 def _error_text(request: Request, exc: DomainError) -> dict[str, str]:
