@@ -12,11 +12,11 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from server.inventory import channel_stock as cs
 from server.graphql.context import get_actor
 from server.graphql.errors import Error, payload
 from server.graphql.orders import ChannelRef
 from server.graphql.relay import After, Connection, First, decode_id, encode_id, paginate
+from server.inventory import channel_stock as cs
 
 
 @strawberry.enum(description="pool: all available; percent: a percentage of it; quota: at most a fixed number.")

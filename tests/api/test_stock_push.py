@@ -137,8 +137,8 @@ async def test_every_platform_receives_the_quantity_of_a_real_stock_change(platf
 
 
 async def test_rapid_changes_coalesce_into_one_push_of_the_latest_value(merchant):
-    async with platform_shop(merchant, "jd") as (actor, ch, sandbox, base):
-        code = sorted((await listing_rows(actor, ch)))[0]
+    async with platform_shop(merchant, "jd") as (actor, ch, _sandbox, base):
+        code = sorted(await listing_rows(actor, ch))[0]
         await inventory.create_warehouse(actor, {"code": "SZ", "name": "Shenzhen", "priority": 10})
         await channel_stock_push.push_channel(ch["id"])     # nothing marked yet: nothing pushed
         before = len(await sandbox_log(base, "jd"))
@@ -161,8 +161,8 @@ async def test_rapid_changes_coalesce_into_one_push_of_the_latest_value(merchant
 
 
 async def test_platform_error_is_visible_retried_with_backoff_then_cleared(merchant):
-    async with platform_shop(merchant, "jd") as (actor, ch, sandbox, base):
-        code = sorted((await listing_rows(actor, ch)))[0]
+    async with platform_shop(merchant, "jd") as (actor, ch, sandbox, _base):
+        code = sorted(await listing_rows(actor, ch))[0]
         await inventory.create_warehouse(actor, {"code": "SZ", "name": "Shenzhen", "priority": 10})
         await inventory.receive(actor, "SZ", code, 30)
         await db.execute("UPDATE listing_stock_push SET dirty = false")    # only this listing matters
@@ -199,7 +199,7 @@ async def test_platform_error_is_visible_retried_with_backoff_then_cleared(merch
 
 
 async def test_permanent_refusal_is_visible_and_does_not_block_others(merchant):
-    async with platform_shop(merchant, "jd") as (actor, ch, sandbox, base):
+    async with platform_shop(merchant, "jd") as (actor, ch, _sandbox, _base):
         rows = await listing_rows(actor, ch)
         good_code = sorted(rows)[0]
         await catalog.create_sku(actor, {"code": "GHOST-1", "name": "Ghost"})
@@ -246,7 +246,7 @@ async def gql(client, query, key, variables=None):
 
 
 async def test_graphql_policy_pushes_resync_and_tenancy(client, merchant, other_merchant, api_key):
-    async with platform_shop(merchant, "taobao") as (actor, ch, sandbox, base):
+    async with platform_shop(merchant, "taobao") as (actor, ch, _sandbox, _base):
         _, key = await api_key(merchant, "admin")
         _, their_key = await api_key(other_merchant, "admin")
         _, viewer = await api_key(merchant, "partner_readonly")

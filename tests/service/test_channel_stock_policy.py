@@ -176,7 +176,7 @@ async def test_channel_policy_kits_eligibility_and_overrides(merchant):
 
 
 async def test_stock_changes_mark_listings_and_coalesce_into_one_job(merchant):
-    actor, ch, other, listings = await shop(merchant)
+    actor, ch, _other, listings = await shop(merchant)
     assert await db.fetchval("SELECT count(*) FROM stock_push_mark") == 0
     for n in range(5):
         await inventory.receive(actor, "SZ", "TEA", 1 + n)

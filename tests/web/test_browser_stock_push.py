@@ -33,7 +33,7 @@ async def shows(cell, quantity: int, timeout: float = 20.0) -> None:
 
 async def test_receive_stock_and_see_the_pushed_quantity_change(browser, users, merchant, shots):  # noqa: F811
     admin = await users.make("admin", merchant=merchant, email="stock.lead@example.com")
-    async with platform_shop(merchant, "shopify") as (actor, ch, sandbox, sandbox_base):
+    async with platform_shop(merchant, "shopify") as (actor, ch, sandbox, _sandbox_base):
         await inventory.create_warehouse(actor, {"code": "SZ", "name": "Shenzhen", "priority": 10})
         page_rows = (await cs.list_listings(actor, ch["id"], first=200)).items
         listing = next(r for r in page_rows if r["sku_code"] == "POT-YX-300") if any(

@@ -15,14 +15,14 @@ from tests.web.conftest import form, hx, rows_text, sign_in, text_of
 
 async def setup(users, merchant):
     admin = await users.make("admin", merchant=merchant)
-    actor, ch, other, listings = await shop(merchant)
+    actor, ch, _other, listings = await shop(merchant)
     await inventory.receive(actor, "SZ", "TEA", 10)
     await inventory.receive(actor, "SZ", "CUP", 2)
     return admin, actor, ch, listings
 
 
 async def test_page_shows_policy_listings_and_push_state(client, users, merchant):
-    admin, actor, ch, listings = await setup(users, merchant)
+    admin, _actor, ch, _listings = await setup(users, merchant)
     await channel_stock_push.push_channel(ch["id"])      # website: no stock API — visible as a failure
     await sign_in(client, admin)
     r = await client.get(f"/channels/{ch['id']}/stock")
@@ -45,7 +45,7 @@ async def test_page_shows_policy_listings_and_push_state(client, users, merchant
 
 
 async def test_policy_form_validates_with_clear_errors_then_saves(client, users, merchant):
-    admin, actor, ch, listings = await setup(users, merchant)
+    admin, _actor, ch, _listings = await setup(users, merchant)
     await sign_in(client, admin)
     url = f"/channels/{ch['id']}/stock/policy"
     bad = await client.post(url, headers=hx(client), data={"mode": "percent", "percent": "150", "buffer": "-2",
@@ -77,14 +77,14 @@ async def test_policy_form_validates_with_clear_errors_then_saves(client, users,
 
 
 async def test_resync_push_selected_export_and_override(client, users, merchant):
-    admin, actor, ch, listings = await setup(users, merchant)
+    admin, _actor, ch, listings = await setup(users, merchant)
     await db.execute("DELETE FROM stock_push_mark")
     await sign_in(client, admin)
     r = await client.post(f"/channels/{ch['id']}/stock/resync", headers=hx(client))
     assert r.status_code == 200 and "2 listings queued for a push." in r.text
     assert await db.fetchval("SELECT count(*) FROM stock_push_mark") == 2
     r = await client.post(f"/channels/{ch['id']}/stock/push", headers=hx(client), data={"ids": [str(listings["TEA"])]})
-    assert "1 listings queued for a push." in r.text
+    assert "1 listing queued for a push." in r.text
     assert await db.fetchval("SELECT count(*) FROM stock_push_mark WHERE listing_id = $1", listings["TEA"]) == 2
 
     export = await client.get(f"/channels/{ch['id']}/stock/export.csv")
@@ -110,7 +110,7 @@ async def test_resync_push_selected_export_and_override(client, users, merchant)
 
 
 async def test_roles_and_tenants(client, users, merchant, other_merchant):
-    admin, actor, ch, listings = await setup(users, merchant)
+    _admin, _actor, ch, listings = await setup(users, merchant)
     viewer = await users.make("finance", merchant=merchant)
     await sign_in(client, viewer)
     page = await client.get(f"/channels/{ch['id']}/stock")
@@ -134,7 +134,7 @@ async def test_roles_and_tenants(client, users, merchant, other_merchant):
 
 
 async def test_chinese_page(client, users, merchant):
-    admin, actor, ch, listings = await setup(users, merchant)
+    admin, _actor, ch, _listings = await setup(users, merchant)
     await db.execute("UPDATE app_user SET language = 'zh' WHERE id = $1", admin["id"])
     await sign_in(client, admin)
     r = await client.get(f"/channels/{ch['id']}/stock")

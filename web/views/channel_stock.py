@@ -16,6 +16,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Stream
 
 from server.core.errors import DomainError, ErrorList
+from server.core.i18n import gettext_for
 from server.inventory import channel_stock as cs
 from web import nav
 from web.access import can, request_language, require, translator
@@ -26,6 +27,11 @@ from web.views._common import PAGE_SIZE, tristate
 
 nav.register("channel_stock", N_("Channel stock"), "/channels/stock", permission="inventory.view", icon="stock",
              order=46, description=N_("What each channel may sell, and what was pushed to each platform"))
+
+def queued_message(request: Request, count: int) -> str:
+    t = gettext_for(request_language(request))
+    return t.ngettext("%(num)d listing queued for a push.", "%(num)d listings queued for a push.", count) % {"num": count}
+
 
 MODE_LABELS = {"pool": N_("Shared pool"), "percent": N_("Percentage of available"), "quota": N_("Fixed quota")}
 STATE_LABELS = {"pending": N_("Pending"), "ok": N_("Pushed"), "retrying": N_("Retrying"), "failed": N_("Failed"),
@@ -142,7 +148,7 @@ async def stock_resync(request: Request, channel_id: FromPath[int]) -> Response:
     actor = require(request, "inventory.manage")
     _ = translator(request)
     count = await cs.resync(actor, channel_id)
-    message = _("%(n)s listings queued for a push.") % {"n": count}
+    message = queued_message(request, count)
     if is_htmx(request):
         return await render(request, "channel_stock/_notice.html", {"message": message},
                             headers={"HX-Trigger": "stock-changed"})
@@ -160,7 +166,7 @@ async def stock_push_selected(request: Request, channel_id: FromPath[int]) -> Re
         message, level = _("Select the listings to push first."), "warning"
     else:
         count = await cs.push_now(actor, channel_id, ids)
-        message, level = _("%(n)s listings queued for a push.") % {"n": count}, "success"
+        message, level = queued_message(request, count), "success"
     if is_htmx(request):
         return await render(request, "channel_stock/_notice.html", {"message": message, "level": level},
                             headers={"HX-Trigger": "stock-changed"})
