@@ -194,3 +194,18 @@ async def test_roles_and_tenants(client, users, second_client):
     assert (await second_client.post(f"/transfers/{t['id']}/cancel", data=form(second_client))).status_code == 404
     assert rows_text((await second_client.get("/transfers")).text, "transfer-rows").count("TR-") == 0
     assert (await transfers.get_transfer(actor, t["id"]))["status"] == "draft"
+
+
+async def test_chinese_pages(client, users):
+    user = await users.make("warehouse")
+    actor = await stocked(user["merchant"])
+    await db.execute("UPDATE app_user SET language = 'zh' WHERE id = $1", user["id"])
+    await sign_in(client, user)
+    page = await client.get("/transfers")
+    assert "新建调拨单" in page.text and "导入盘点" in page.text and "调拨建议" in page.text
+    t = await transfers.create_transfer(actor, "SZ", "HZ", [{"sku": "TEA", "quantity": 50}])
+    refused = await client.post(f"/transfers/{t['id']}/ship", headers=hx(client))
+    assert refused.status_code == 422 and "SZ 的 TEA 库存不足：仅 20 件可用" in refused.text
+    assert "草稿" in refused.text and "取消调拨" in refused.text
+    counts = await client.get("/inventory/counts/import")
+    assert "盘点表" in counts.text
