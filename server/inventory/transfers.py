@@ -475,7 +475,7 @@ def _receipt(lines: list[dict], quantities: dict[str | int, Any] | None) -> dict
         except DomainError as exc:
             errors.append(exc)
             continue
-        if n > ln["in_transit"]:
+        if take.get(ln["id"], 0) + n > ln["in_transit"]:
             errors.append(ValidationError(
                 f"{ln['sku_code']}: cannot receive {n}, only {ln['in_transit']} still in transit",
                 code="too_many", field=field))
