@@ -2,6 +2,9 @@
 order arrive without losing the selection. Screenshots go to test-artifacts/browser/."""
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import pytest
 
 from server.app import create_app
@@ -103,6 +106,16 @@ async def test_filter_select_and_bulk_tag_in_a_real_browser(browser, users, shot
         assert await page.is_checked(f"#order-rows [data-order-check][value='{kept}']")
         assert (await page.inner_text("[data-bulk-count]")).strip() == "1 selected"
         assert await page.locator(".live-banner").count() == 0
+
+        # export the selection: streamed, with progress, saved as a file
+        async with page.expect_download() as download_info:
+            await page.click("[data-export]")
+        download = await download_info.value
+        assert download.suggested_filename.startswith("orders-") and download.suggested_filename.endswith(".csv")
+        saved = await download.path()
+        body = (await asyncio.to_thread(Path(saved).read_text, encoding="utf-8-sig")).splitlines()
+        assert len(body) == 2 and body[0].startswith("order_number,") and "WEB-1002" in body[1]
+        await page.wait_for_selector("[data-export-progress] >> text=Export ready")
 
         # a saved view shows up as a quick link
         await page.fill("#view-name", "Guangdong to review")

@@ -319,6 +319,19 @@ async def test_csv_export_of_a_selection_and_of_all_matching(client, shop):
     assert bad.status_code == 422
 
 
+async def test_big_export_streams_every_order_once(client, shop):
+    ch = dict(await db.fetchrow("SELECT * FROM channel WHERE id = $1", shop["web"]["id"]))
+    await ingest.ingest(ch, [fetched(order(f"X-{i:04d}", placed=later(20 + i % 50), phone=f"1330000{i:04d}"))
+                             for i in range(1_100)], source="pull")
+    chunks = []
+    async with client.stream("POST", "/orders/export", data=form(client, scope="all")) as response:
+        assert response.status_code == 200 and "content-length" not in response.headers
+        async for chunk in response.aiter_text():
+            chunks.append(chunk)
+    rows = csv_rows("".join(chunks))
+    assert len(rows) == len({r["external_id"] for r in rows}) == 1_106
+
+
 # -- saved views -------------------------------------------------------------------------------
 
 async def test_saved_views_are_per_user(client, second_client, shop, users):
