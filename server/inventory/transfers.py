@@ -1,6 +1,6 @@
 """Transfers (调拨): moving stock from one of the merchant's warehouses to another.
 
-Lifecycle (TRANSITIONS below; `transition()` is the only writer of transfer_order.status, and writes
+Lifecycle (TRANSITIONS in transfer_status.py; its `transition()` is the only writer of the status, and writes
 the timeline event and the audit entry):
 
     draft ──ship──▶ shipped ──receive (part)──▶ partially_received ──receive (rest)──▶ received
