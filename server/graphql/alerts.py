@@ -73,6 +73,7 @@ class StockAlert:
     sku_name: str
     warehouse: str | None = strawberry.field(description="The warehouse's code; null = all warehouses.")
     available: int = strawberry.field(description="Units available when the alert opened.")
+    available_now: int = strawberry.field(description="Units available now (same warehouse scope).")
     threshold: int | None
     cover_days: float | None
     daily_demand: float
@@ -87,6 +88,7 @@ class StockAlert:
         return cls(id=encode_id(r["id"]), status=StockAlertStatus(r["status"]), kind=StockAlertRuleKind(r["kind"]),
                    rule_id=encode_id(r["rule_id"]) if r["rule_id"] else None, rule_name=r["rule_name"],
                    sku=r["sku_code"], sku_name=r["sku_name"], warehouse=r["warehouse_code"], available=r["available"],
+                   available_now=r["available_now"],
                    threshold=r["threshold"], cover_days=r["cover_days"], daily_demand=r["daily_demand"] or 0,
                    days_of_cover=r["days_of_cover"], opened_at=r["opened_at"], acknowledged_at=r["acknowledged_at"],
                    acknowledged_by=r["acknowledged_by"], resolved_at=r["resolved_at"])

@@ -379,7 +379,12 @@ async def sweep() -> int:
 # -- alerts --------------------------------------------------------------------------------------
 
 _ALERT_SELECT = """SELECT a.*, s.code AS sku_code, s.name AS sku_name, s.category, w.code AS warehouse_code,
-                          w.name AS warehouse_name
+                          w.name AS warehouse_name,
+                          coalesce((SELECT sum(l.on_hand - l.reserved) FROM stock_level l
+                                    JOIN warehouse lw ON lw.id = l.warehouse_id
+                                    WHERE l.merchant_id = a.merchant_id AND l.sku_id = a.sku_id
+                                      AND CASE WHEN a.warehouse_id IS NULL THEN lw.active
+                                               ELSE l.warehouse_id = a.warehouse_id END), 0)::int AS available_now
                    FROM stock_alert a JOIN sku s ON s.id = a.sku_id LEFT JOIN warehouse w ON w.id = a.warehouse_id"""
 
 

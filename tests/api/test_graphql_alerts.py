@@ -18,7 +18,7 @@ RULES = f"""query($first: Int, $after: String) {{ stockAlertRules(first: $first,
   totalCount pageInfo {{ hasNextPage endCursor }} edges {{ node {{ {RULE_FIELDS} }} }} }} }}"""
 ALERTS = """query($filter: StockAlertFilterInput, $first: Int, $after: String) {
   stockAlerts(filter: $filter, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor }
-    edges { node { id status kind ruleId ruleName sku skuName warehouse available threshold coverDays dailyDemand
+    edges { node { id status kind ruleId ruleName sku skuName warehouse available availableNow threshold coverDays dailyDemand
                    daysOfCover openedAt acknowledgedAt acknowledgedBy resolvedAt } } } }"""
 ACK = """mutation($ids: [ID!]!) { stockAlertAcknowledge(ids: $ids) {
   stockAlerts { id status acknowledgedBy } errors { code field message } } }"""
@@ -44,6 +44,7 @@ async def test_rules_crud_and_alerts(client, merchant, api_key):
     assert sorted(n["sku"] for n in nodes) == ["OOLONG", "TEA"] and not rest["pageInfo"]["hasNextPage"]
     assert {n["warehouse"] for n in nodes} == {"HZ"} and {n["status"] for n in nodes} == {"OPEN"}
     assert nodes[0]["ruleId"] == rule["id"] and nodes[0]["ruleName"] == "HZ tea"
+    assert all(n["available"] == n["availableNow"] for n in nodes)
 
     acked = (await gql(client, ACK, key, {"ids": [nodes[0]["id"]]}))["data"]["stockAlertAcknowledge"]
     assert acked["errors"] == [] and acked["stockAlerts"] == [

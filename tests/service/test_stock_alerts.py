@@ -64,11 +64,15 @@ async def test_threshold_fires_once_per_crossing_resolves_and_reopens(merchant):
         assert await alerts.evaluate(mid) == {"opened": [], "resolved": 0}
     assert await notify_jobs(mid) == 1
     assert await alerts.open_count(actor) == 1
+    await inventory.adjust(actor, "HZ", "TEA", delta=-2, reason="damaged")   # lower still: same alert
+    assert (await alerts.evaluate(mid))["opened"] == []
+    (alert,) = (await alerts.list_alerts(actor)).items
+    assert (alert["available"], alert["available_now"]) == (5, 3)
 
     await inventory.receive(actor, "SZ", "TEA", 20, "PO-2")            # back above: resolves
     assert (await alerts.evaluate(mid))["resolved"] == 1
     assert await alert_rows(mid) == [("TEA", None, "resolved", 5)]
-    assert await db.fetchval("SELECT resolved_available FROM stock_alert") == 25
+    assert await db.fetchval("SELECT resolved_available FROM stock_alert") == 23
     assert await alerts.open_count(actor) == 0
 
     await inventory.adjust(actor, "HZ", "TEA", counted_quantity=0, reason="stocktake")   # 20

@@ -62,6 +62,7 @@ async def test_alerts_list_filter_keyset_acknowledge_and_export(client, shop, me
     table = list(csv.DictReader(io.StringIO(export.text.lstrip("\ufeff"))))
     assert len(table) == 5 and {r["status"] for r in table} == {"open", "acknowledged"}
     assert {r["warehouse"] for r in table} == {"*", "HZ"}
+    assert all(r["available"] == r["available_now"] for r in table)
     picked = await client.get(f"/alerts/export.csv?status=all&ids={ids[3]}&ids={ids[4]}")
     assert [int(r["id"]) for r in csv.DictReader(io.StringIO(picked.text.lstrip("\ufeff")))] == [ids[4], ids[3]]
 

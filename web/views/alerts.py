@@ -142,7 +142,7 @@ async def alerts_export(request: Request, status: FromQuery[str] = "active", q: 
     wanted = set(ids or [])
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["id", "status", "sku", "name", "warehouse", "kind", "rule", "available", "threshold",
+    writer.writerow(["id", "status", "sku", "name", "warehouse", "kind", "rule", "available", "available_now", "threshold",
                      "cover_days", "daily_demand", "days_of_cover", "opened_at", "acknowledged_at",
                      "acknowledged_by", "resolved_at"])
     after, written = None, 0
@@ -152,7 +152,7 @@ async def alerts_export(request: Request, status: FromQuery[str] = "active", q: 
             if wanted and a["id"] not in wanted:
                 continue
             writer.writerow([a["id"], a["status"], a["sku_code"], a["sku_name"], a["warehouse_code"] or "*",
-                             a["kind"], a["rule_name"], a["available"], _blank(a["threshold"]),
+                             a["kind"], a["rule_name"], a["available"], a["available_now"], _blank(a["threshold"]),
                              _blank(a["cover_days"]), round(a["daily_demand"] or 0, 2),
                              "" if a["days_of_cover"] is None else round(a["days_of_cover"], 1),
                              _iso(a["opened_at"]), _iso(a["acknowledged_at"]), a["acknowledged_by"],
