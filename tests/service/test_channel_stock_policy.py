@@ -242,3 +242,56 @@ async def test_tenant_isolation_of_policies_and_pushes(merchant, other_merchant)
         await cs.update_policy(viewer, ch["id"], {"mode": "pool"})
     with pytest.raises(DomainError):
         await cs.resync(viewer, ch["id"])
+
+
+async def marks_of(listing_id: int) -> int:
+    return await db.fetchval("SELECT count(*) FROM stock_push_mark WHERE listing_id = $1", listing_id)
+
+
+async def test_every_kind_of_available_change_marks_the_listing(merchant):
+    """reservation (order), release (cancel), shipment (no change of available: no mark), transfer
+    out/in, return, adjustment — each change of available marks the listing; the sellable follows."""
+    from server.inventory import fulfilment, transfers
+    from server.orders import service as orders
+    from server.orders.service import LineInput, OrderInput, ReceiverInput
+
+    actor, ch, _, listings = await shop(merchant)
+    tea = listings["TEA"]
+    await inventory.receive(actor, "SZ", "TEA", 10)
+    n = await marks_of(tea)
+
+    async def place(ext, qty):
+        created, _ = await orders.create_order(actor, OrderInput(
+            channel=ch["name"], external_id=ext, lines=[LineInput(sku="TEA", quantity=qty)],
+            receiver=ReceiverInput(name="张三", phone="13812345678"), paid=True))
+        return created
+
+    first = await place("A-1", 3)                          # reservation
+    assert await marks_of(tea) == n + 1 and (await page_by_code(actor, ch))["TEA"]["sellable"] == 7
+    second = await place("A-2", 2)
+    await orders.cancel_order(actor, second["id"], "buyer changed mind")       # release
+    assert await marks_of(tea) == n + 3 and (await page_by_code(actor, ch))["TEA"]["sellable"] == 7
+    await fulfilment.mark_shipped(actor, first["id"], "SF", "SF1234567890")    # on hand and reserved both -3
+    assert await marks_of(tea) == n + 3
+    await inventory.adjust(actor, "SZ", "TEA", delta=-1, reason="damaged")     # adjustment
+    await inventory.receive(actor, "SZ", "TEA", 1, "RMA-1", kind="return", reason="back")   # return
+    assert await marks_of(tea) == n + 5
+    moved = await transfers.create_transfer(actor, "SZ", "HZ", [{"sku": "TEA", "quantity": 2}])
+    await transfers.ship_transfer(actor, moved["id"])                          # transfer out: 7 -> 5 here
+    assert await marks_of(tea) == n + 6 and (await page_by_code(actor, ch))["TEA"]["sellable"] == 5
+    await transfers.receive_transfer(actor, moved["id"])                       # transfer in: back to 7
+    assert await marks_of(tea) == n + 7 and (await page_by_code(actor, ch))["TEA"]["sellable"] == 7
+
+
+async def test_sweep_schedules_marks_that_missed_their_job(merchant):
+    from server.inventory import channel_stock_push
+
+    actor, _ch, _, _listings = await shop(merchant)
+    await inventory.receive(actor, "SZ", "TEA", 4)
+    # the job was enqueued and ran before this mark committed (the rare race): no job waits for it
+    await db.execute("UPDATE outbox SET enqueued_at = now(), done_at = now()")
+    await db.execute("UPDATE stock_push_mark SET at = now() - interval '5 seconds'")
+    assert await channel_stock_push.sweep() == 1
+    assert await db.fetchval("SELECT count(*) FROM outbox WHERE done_at IS NULL AND job_name = $1", cs.PUSH_JOB) == 1
+    assert await channel_stock_push.sweep() == 1          # idempotent: still one waiting job
+    assert await db.fetchval("SELECT count(*) FROM outbox WHERE done_at IS NULL AND job_name = $1", cs.PUSH_JOB) == 1
