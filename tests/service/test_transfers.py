@@ -346,3 +346,39 @@ async def test_list_filters_and_export(merchant):
     rows = text.lstrip("\ufeff").strip().splitlines()
     assert rows[0].startswith("number,status,from_warehouse,to_warehouse,sku")
     assert len(rows) == 3 and rows[1].startswith(f"{b['number']},shipped,HZ,BJ,CUP") and "'=cmd" in rows[1]
+
+
+async def test_concurrent_receipts_cancels_and_orders_at_the_destination(merchant):
+    """Backorders wait at HZ; two transfers arrive, a third is cancelled back to SZ and new orders come
+    in, all at once: every unit ends up reserved or on the shelf, nothing is oversold, the ledger and
+    `incoming` agree, and no order that could be filled is left waiting."""
+    actor = await world(merchant)
+    await channels.create_channel(actor, platform="website", name="Web")
+    await channels.create_channel(actor, platform="pos", name="Store")
+    await inventory.update_warehouse(actor, "SZ", {"channels": ["Store"]})    # Web orders only from HZ
+    await inventory.receive(actor, "SZ", "TEA", 30)
+    waiting = [await order(actor, "Web", "TEA", 1, f"WAIT-{i}") for i in range(8)]
+    shipped = []
+    for qty in (4, 3, 5):
+        t = await transfers.create_transfer(actor, "SZ", "HZ", [{"sku": "TEA", "quantity": qty}])
+        shipped.append(await transfers.ship_transfer(actor, t["id"]))
+    assert await level(actor, "HZ", "TEA") == (0, 0, 12) and await level(actor, "SZ", "TEA") == (18, 0, 0)
+
+    results = await asyncio.gather(
+        transfers.receive_transfer(actor, shipped[0]["id"]), transfers.receive_transfer(actor, shipped[1]["id"]),
+        transfers.cancel_transfer(actor, shipped[2]["id"]),
+        *(order(actor, "Web", "TEA", 1, f"NEW-{i}") for i in range(3)),
+        *(order(actor, "Store", "TEA", 2, f"POS-{i}") for i in range(2)))
+    assert [r["status"] for r in results[:3]] == ["received", "received", "cancelled"]
+    on_hand, reserved, incoming = await level(actor, "HZ", "TEA")
+    assert (on_hand, incoming) == (7, 0) and reserved == 7          # 7 arrived, 11 Web orders want them
+    assert await level(actor, "SZ", "TEA") == (23, 4, 0)            # 18 + 5 back; the store orders hold 4
+    web_held = await db.fetchval("SELECT count(*) FROM sales_order o JOIN channel c ON c.id = o.channel_id "
+                                 "WHERE c.name = 'Web' AND 'out_of_stock' = ANY(o.hold_reasons)")
+    assert web_held == 11 - 7
+    released = [oid for r in results[:3] for oid in r["released_orders"]]
+    web_orders = {r["id"] for r in await db.fetch("SELECT o.id FROM sales_order o JOIN channel c ON c.id = o.channel_id "
+                                                   "WHERE c.name = 'Web'")}
+    assert set(released) <= web_orders and {w["id"] for w in waiting} <= web_orders
+    assert await inventory.release_backorders(actor) == []           # nothing fillable was left behind
+    await assert_invariants(merchant["id"])
