@@ -4,7 +4,7 @@ from __future__ import annotations
 from arq import cron
 
 from jobs.registry import outbox_job
-from server.inventory import alerts
+from server.inventory import alert_mail, alerts
 
 
 @outbox_job("alerts.evaluate")
@@ -15,7 +15,7 @@ async def evaluate(payload: dict) -> dict:
 
 @outbox_job("alerts.notify", transactional=False)  # SMTP I/O; idempotent per recipient (mail keys)
 async def notify(payload: dict) -> dict:
-    return await alerts.notify(int(payload["alert_id"]))
+    return await alert_mail.notify(int(payload["alert_id"]))
 
 
 async def sweep_stock_alerts(ctx: dict) -> int:

@@ -29,16 +29,13 @@ import math
 import re
 from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from server.audit import service as audit
 from server.auth import policy
-from server.auth.roles import ROLES
-from server.core import db, mail, outbox
+from server.core import db, outbox
 from server.core.actor import Actor, system
 from server.core.errors import DomainError, ErrorList, NotFound, ValidationError
 from server.core.pagination import Page, decode_cursor, encode_cursor
-from server.settings import get_settings
 
 KINDS = ("threshold", "days_of_cover")
 STATUSES = ("open", "acknowledged", "resolved")
@@ -378,7 +375,7 @@ async def sweep() -> int:
 
 # -- alerts --------------------------------------------------------------------------------------
 
-_ALERT_SELECT = """SELECT a.*, s.code AS sku_code, s.name AS sku_name, s.category, w.code AS warehouse_code,
+ALERT_SELECT = """SELECT a.*, s.code AS sku_code, s.name AS sku_name, s.category, w.code AS warehouse_code,
                           w.name AS warehouse_name,
                           coalesce((SELECT sum(l.on_hand - l.reserved) FROM stock_level l
                                     JOIN warehouse lw ON lw.id = l.warehouse_id
@@ -410,7 +407,7 @@ async def list_alerts(actor: Actor, *, status: str | None = None, sku: str | Non
         args.append(int(decode_cursor(after)[0]))
         where.append(f"a.id < ${len(args)}")
     first = max(1, min(first, 1000))
-    rows = await db.fetch(f"{_ALERT_SELECT} WHERE {' AND '.join(where)} ORDER BY a.id DESC LIMIT {first + 1}",  # noqa: S608
+    rows = await db.fetch(f"{ALERT_SELECT} WHERE {' AND '.join(where)} ORDER BY a.id DESC LIMIT {first + 1}",  # noqa: S608
                           *args)
     total = await db.fetchval(
         f"SELECT count(*) FROM stock_alert a JOIN sku s ON s.id = a.sku_id WHERE {' AND '.join(count_where)}",  # noqa: S608
@@ -441,7 +438,7 @@ async def acknowledge(actor: Actor, alert_ids: list[int]) -> list[dict]:
         if changed:
             await audit.record(actor, "stock_alert.acknowledge", "stock_alert", ",".join(map(str, changed))[:200],
                                after={"ids": changed})
-        rows = await db.fetch(f"{_ALERT_SELECT} WHERE a.merchant_id = $1 AND a.id = ANY($2::bigint[]) "
+        rows = await db.fetch(f"{ALERT_SELECT} WHERE a.merchant_id = $1 AND a.id = ANY($2::bigint[]) "
                               "ORDER BY a.id DESC", mid, ids)
     return [dict(r) for r in rows]
 
@@ -454,59 +451,13 @@ async def open_count(actor: Actor) -> int:
                              policy.tenant(actor))
 
 
-# -- mail ----------------------------------------------------------------------------------------
-
-async def recipients(merchant_id: int, rule: dict | None) -> list[dict]:
-    """[{email, language, timezone}]: the rule's own list, else the merchant's active users whose role
-    may adjust stock. A listed address that is a user of the merchant reads in that user's language;
-    other addresses in the language of the rule's author (English when unknown)."""
-    users = {r["email"].lower(): dict(r) for r in await db.fetch(
-        "SELECT id, email, role, language, timezone FROM app_user WHERE merchant_id = $1 AND is_active",
-        merchant_id)}
-    if rule and rule.get("recipients"):
-        author = next((u for u in users.values() if u["id"] == rule.get("created_by_id")), None)
-        fallback = {"language": author["language"] if author else "en",
-                    "timezone": author["timezone"] if author else "Asia/Shanghai"}
-        return [{"email": e, "language": users.get(e, fallback)["language"],
-                 "timezone": users.get(e, fallback)["timezone"]} for e in rule["recipients"]]
-    return [{"email": u["email"], "language": u["language"], "timezone": u["timezone"]}
-            for u in sorted(users.values(), key=lambda u: u["id"])
-            if RECIPIENT_PERMISSION in ROLES.get(u["role"], frozenset())]
-
+# -- mail (server/inventory/alert_mail.py) ------------------------------------------------------
 
 async def notify(alert_id: int) -> dict:
-    """Mail an opened alert to its recipients, each in their language (job `alerts.notify`).
-    Idempotent per recipient (mail keys), so a retry only sends what is missing."""
-    row = await db.fetchrow(f"{_ALERT_SELECT} WHERE a.id = $1", alert_id)
-    if row is None:
-        return {"sent": 0}
-    alert = dict(row)
-    rule = None
-    if alert["rule_id"]:
-        rule = await db.fetchrow("SELECT * FROM stock_alert_rule WHERE id = $1", alert["rule_id"])
-        rule = dict(rule) if rule else None
-    base = get_settings().base_url
-    statuses = {}
-    for person in await recipients(alert["merchant_id"], rule):
-        message = mail.render("alerts/mail", person["language"], {
-            "alert": alert, "rule": rule, "url": f"{base}/alerts?status=open",
-            "days_of_cover": None if alert["days_of_cover"] is None else round(alert["days_of_cover"], 1),
-            "daily_demand": round(alert["daily_demand"] or 0, 1),
-            "opened": _local(alert["opened_at"], person["timezone"])})
-        message = mail.Mail(to=person["email"], subject=message.subject, text=message.text, html=message.html,
-                            language=message.language)
-        statuses[person["email"]] = await mail.send(message, key=f"stock_alert:{alert_id}:{person['email']}",
-                                                    merchant_id=alert["merchant_id"])
-    await db.execute("UPDATE stock_alert SET notified_at = now() WHERE id = $1 AND notified_at IS NULL", alert_id)
-    return {"sent": len(statuses), "statuses": statuses}
+    """Mail an opened alert to its recipients, each in their language (job `alerts.notify`)."""
+    from server.inventory import alert_mail  # noqa: PLC0415 - alert_mail imports this module
 
-
-def _local(value, tz: str) -> str:
-    try:
-        zone = ZoneInfo(tz or "UTC")
-    except (KeyError, ValueError):
-        zone = ZoneInfo("UTC")
-    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    return await alert_mail.notify(alert_id)
 
 
 def system_actor(merchant_id: int) -> Actor:
