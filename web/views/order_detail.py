@@ -91,20 +91,23 @@ def errors_for(exc: DomainError, lang: str, fields: dict[str, str] | None = None
 
 async def _waiting_listings(actor, order: dict) -> dict[int, dict]:
     """{line id: its unmatched channel listing} for the order's unmatched lines (catalog.view)."""
-    wanted = {(ln["platform_product_id"], ln["platform_sku_id"]): ln["id"]
-              for ln in order["lines"] if ln["sku_id"] is None}
+    wanted: dict[tuple[str, str], list[int]] = {}
+    for ln in order["lines"]:
+        if ln["sku_id"] is None:
+            wanted.setdefault((ln["platform_product_id"], ln["platform_sku_id"]), []).append(ln["id"])
     if not wanted or not actor.can("catalog.view"):
         return {}
     out: dict[int, dict] = {}
+    found = 0
     after = None
     for _ in range(20):  # an order's channel rarely has more than a few pages of unmatched listings
         page = await catalog.list_listings(actor, channel_id=order["channel_id"], unmatched=True, first=500,
                                            after=after)
         for listing in page.items:
-            line_id = wanted.get((listing["platform_product_id"], listing["platform_sku_id"]))
-            if line_id is not None:
-                out[line_id] = listing
-        if len(out) == len(wanted) or not page.has_next:
+            line_ids = wanted.get((listing["platform_product_id"], listing["platform_sku_id"]), [])
+            found += bool(line_ids)
+            out.update(dict.fromkeys(line_ids, listing))
+        if found == len(wanted) or not page.has_next:
             break
         after = page.end_cursor
     return out
