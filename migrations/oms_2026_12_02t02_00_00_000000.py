@@ -66,6 +66,9 @@ CREATE INDEX listing_stock_push_channel_idx ON listing_stock_push (channel_id, l
 CREATE INDEX listing_stock_push_dirty_idx ON listing_stock_push (next_attempt_at) WHERE dirty;
 
 CREATE INDEX IF NOT EXISTS sku_component_component_idx ON sku_component (component_sku_id);
+-- "is a push job of this channel already waiting?" — asked by every stock write that marks listings
+CREATE INDEX outbox_stock_push_waiting_idx ON outbox ((payload->>'channel_id'))
+    WHERE job_name = 'inventory.stock_push' AND enqueued_at IS NULL AND done_at IS NULL;
 """
 
 
