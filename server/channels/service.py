@@ -279,8 +279,7 @@ async def run_sync(channel_id: int, *, trigger: str = "manual") -> dict:
     total = ingest.IngestResult()
     error = ""
     try:
-        async for batch in connector.fetch_orders(since, until):
-            total.add(await ingest.ingest(row, batch, source="pull"))
+        await ingest.ingest_stream(row, connector.fetch_orders(since, until), source="pull", into=total)
     except (ConnectorError, TransientError) as exc:
         error = exc.message
     except Exception as exc:  # a bug or an unexpected payload: record it on the channel, don't crash the worker

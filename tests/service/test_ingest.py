@@ -134,3 +134,49 @@ async def test_count_deltas_fold_without_changing_totals(merchant):
     await queries.compact_status_counts()
     assert await db.fetchval("SELECT count(*) FROM order_status_count") == 2
     assert await queries.status_counts(actor) == before
+
+
+async def test_stream_ingests_pages_while_fetching_and_keeps_what_came_before_a_failure(merchant):
+    _, ch = await setup(merchant)
+    fetched_pages: list[int] = []
+
+    async def pages():
+        for p in range(3):
+            fetched_pages.append(p)
+            yield [fetched(order(f"S{p}-{i}", placed=later(p))) for i in range(2)]
+        raise RuntimeError("platform went away")
+
+    total = ingest.IngestResult()
+    try:
+        await ingest.ingest_stream(ch, pages(), source="pull", into=total)
+        raise AssertionError("the fetch error must come out")
+    except RuntimeError as exc:
+        assert str(exc) == "platform went away"
+    assert fetched_pages == [0, 1, 2] and (total.fetched, total.created) == (6, 6)
+    assert await db.fetchval("SELECT count(*) FROM sales_order") == 6
+
+
+async def test_stream_stops_fetching_when_a_page_fails_to_ingest(merchant, monkeypatch):
+    _, ch = await setup(merchant)
+    asked: list[int] = []
+
+    async def pages():
+        for p in range(5):
+            asked.append(p)
+            yield [fetched(order(f"F{p}"))]
+
+    real = ingest.ingest
+
+    async def broken(channel, batch, *, source, actor_label=""):
+        if batch[0].external_id == "F1":
+            raise ValueError("database said no")
+        return await real(channel, batch, source=source, actor_label=actor_label)
+
+    monkeypatch.setattr(ingest, "ingest", broken)
+    total = ingest.IngestResult()
+    try:
+        await ingest.ingest_stream(ch, pages(), source="pull", into=total)
+        raise AssertionError("the ingest error must come out")
+    except ValueError:
+        pass
+    assert total.created == 1 and asked[:2] == [0, 1] and len(asked) <= 3   # at most one page fetched ahead
