@@ -236,14 +236,16 @@ async def mark_listings(merchant_id: int, channel_id: int, listing_ids: list[int
 
 
 async def schedule(merchant_id: int, channel_id: int, *, delay: float = DEBOUNCE_SECONDS) -> None:
-    """Emit the channel's push job unless one is already waiting."""
+    """Emit the channel's push job unless one is already waiting that runs soon enough (within
+    `delay`, or the debounce window)."""
     await db.execute(
         f"""INSERT INTO outbox (merchant_id, job_name, job_id, payload, available_at)
             SELECT $1, '{PUSH_JOB}', 'stock_push:' || $2::bigint || ':' || gen_random_uuid(),
                    jsonb_build_object('channel_id', $2::bigint), clock_timestamp() + make_interval(secs => $3)
             WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.enqueued_at IS NULL AND o.done_at IS NULL
                                 AND o.job_name = '{PUSH_JOB}' AND o.payload->>'channel_id' = $2::text
-                                AND o.available_at <= clock_timestamp() + make_interval(secs => $3))""",  # noqa: S608
+                                AND o.available_at <= clock_timestamp()
+                                                      + make_interval(secs => GREATEST($3, {DEBOUNCE_SECONDS})))""",  # noqa: S608
         merchant_id, channel_id, float(delay))
 
 

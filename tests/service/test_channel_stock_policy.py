@@ -286,12 +286,36 @@ async def test_every_kind_of_available_change_marks_the_listing(merchant):
 async def test_sweep_schedules_marks_that_missed_their_job(merchant):
     from server.inventory import channel_stock_push
 
-    actor, _ch, _, _listings = await shop(merchant)
+    actor, ch, _, _listings = await shop(merchant)
     await inventory.receive(actor, "SZ", "TEA", 4)
     # the job was enqueued and ran before this mark committed (the rare race): no job waits for it
     await db.execute("UPDATE outbox SET enqueued_at = now(), done_at = now()")
     await db.execute("UPDATE stock_push_mark SET at = now() - interval '5 seconds'")
-    assert await channel_stock_push.sweep() == 1
-    assert await db.fetchval("SELECT count(*) FROM outbox WHERE done_at IS NULL AND job_name = $1", cs.PUSH_JOB) == 1
-    assert await channel_stock_push.sweep() == 1          # idempotent: still one waiting job
-    assert await db.fetchval("SELECT count(*) FROM outbox WHERE done_at IS NULL AND job_name = $1", cs.PUSH_JOB) == 1
+    waiting = ("SELECT count(*) FROM outbox WHERE done_at IS NULL AND job_name = $1 "
+               "AND payload->>'channel_id' = $2::text")
+    assert await channel_stock_push.sweep() >= 1
+    assert await db.fetchval(waiting, cs.PUSH_JOB, str(ch["id"])) == 1
+    await channel_stock_push.sweep()                      # idempotent: still one waiting job
+    assert await db.fetchval(waiting, cs.PUSH_JOB, str(ch["id"])) == 1
+
+
+async def test_sweep_pushes_again_when_a_warehouse_stops_feeding_the_channel(merchant):
+    """A warehouse deactivated (or serving other channels) changes sellable without any stock
+    movement: the sweep finds it in the audit trail and marks the merchant's listings."""
+    import asyncio
+
+    from server.inventory import channel_stock_push
+
+    actor, ch, _, listings = await shop(merchant)
+    await inventory.receive(actor, "SZ", "TEA", 6)
+    await inventory.receive(actor, "HZ", "TEA", 4)
+    assert (await page_by_code(actor, ch))["TEA"]["sellable"] == 10
+    await asyncio.sleep(1.2)                      # the warehouses' creation is now older than `recent`
+    await db.execute("DELETE FROM stock_push_mark")
+    await channel_stock_push.sweep(recent=1.0)
+    assert await db.fetchval("SELECT count(*) FROM stock_push_mark") == 0
+    await inventory.update_warehouse(actor, "HZ", {"active": False})      # no stock movement
+    await channel_stock_push.sweep(recent=1.0)
+    marked = {r["listing_id"] for r in await db.fetch("SELECT listing_id FROM stock_push_mark")}
+    assert marked == {listings["TEA"], listings["GIFT"]}
+    assert (await page_by_code(actor, ch))["TEA"]["sellable"] == 6
