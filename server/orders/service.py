@@ -226,9 +226,9 @@ async def create_orders(actor: Actor, inputs: list[OrderInput], *, source: str =
                            | {f"idem:{mid}:{k}" for *_, k in ready if k})
             await db.execute("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k "
                              "ORDER BY k", locks)
-        by_key = {r["idempotency_key"]: r["id"] for r in await db.fetch(
-            "SELECT idempotency_key, id FROM sales_order WHERE merchant_id = $1 AND idempotency_key = ANY($2::text[])",
-            mid, [k for *_, k in ready if k])}
+        by_key = {r["idempotency_key"]: r["id"] for r in await db.fetch(   # a join: see ingest's lookup
+            "SELECT s.idempotency_key, s.id FROM unnest($2::text[]) AS k(key) "
+            "JOIN sales_order s ON s.merchant_id = $1 AND s.idempotency_key = k.key", mid, [k for *_, k in ready if k])}
         taken = {(r["channel_id"], r["external_id"]) for r in await db.fetch(
             """SELECT channel_id, external_id FROM sales_order
                WHERE (channel_id, external_id) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))""",
