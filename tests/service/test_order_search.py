@@ -134,3 +134,15 @@ async def test_search_respects_every_other_filter(merchant, text):
     miss = await queries.list_orders(actor, queries.OrderFilter(search=text, province="浙江省"), with_total=True)
     assert miss.items == [] and miss.total == 0
     assert await queries.matching_ids(actor, queries.OrderFilter(search=text)) == [hit.items[0]["id"]]
+
+
+async def test_buyer_filter_matches_the_buyer_or_the_receiver_not_across_both(merchant):
+    actor, web = await shop(merchant)
+    await ingest.ingest(web, [named("B1", "Anna Lee", buyer="Tom Hart", minute=1),
+                              named("B2", "Hart Ann", buyer="Bob", minute=2)], source="pull")
+    assert [o["external_id"] for o in (await queries.list_orders(actor, queries.OrderFilter(buyer="hart"))).items] \
+        == ["B2", "B1"]
+    assert [o["external_id"] for o in (await queries.list_orders(actor, queries.OrderFilter(buyer="Anna"))).items] \
+        == ["B1"]
+    # "Hart Anna" only exists across B1's buyer and receiver ("Tom Hart Anna Lee"): not a match
+    assert (await queries.list_orders(actor, queries.OrderFilter(buyer="Hart Anna"))).items == []
