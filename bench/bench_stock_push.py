@@ -111,7 +111,14 @@ async def main(env: dict, changes: int, burst: int) -> None:
                     await inventory.receive(actor, "SZ", item["sku_code"], rng.randint(1, 5), f"PO-{n}")
                 committed = time.perf_counter()
                 row = (await cs.list_listings(actor, ch["id"], listing_ids=[item["id"]], first=1)).items[0]
-                at = await arrivals.wait(item["platform_sku_id"], row["sellable"], t0)
+                try:
+                    at = await arrivals.wait(item["platform_sku_id"], row["sellable"], t0)
+                except RuntimeError:
+                    now = (await cs.list_listings(actor, ch["id"], listing_ids=[item["id"]], first=1)).items[0]
+                    print("MISSED", n, {k: now[k] for k in ("available", "sellable", "state", "last_pushed_qty",
+                                                            "last_error", "attempts")},
+                          [x for x in arrivals.seen if x[1] == item["platform_sku_id"]][-3:], t0)
+                    raise
                 latencies.append((at - committed) * 1000)
                 await asyncio.sleep(rng.uniform(0.0, 0.3))
             lat = sorted(latencies)
