@@ -90,6 +90,21 @@ async def test_receive_stock_and_see_the_pushed_quantity_change(browser, users, 
             await shows(pushed, 3)
             assert sandbox.inventory[item] == 3
             await page.screenshot(path=str(shots / "stock-03-quota.png"), full_page=True)
+
+            # a per-listing override: its own fixed quota of 2
+            await row.locator("text=Override").click()
+            await page.wait_for_url(f"{base}/channels/{ch['id']}/stock/listings/{listing['id']}")
+            await page.select_option("#stock-policy select[name=mode]", "quota")
+            await page.fill("#stock-policy input[name=quota]", "2")
+            await page.screenshot(path=str(shots / "stock-04-override.png"), full_page=True)
+            await page.click("#stock-policy button[type=submit]")
+            await page.wait_for_url(f"{base}/channels/{ch['id']}/stock")
+            assert "Own policy" in await row.inner_text()
+            await shows(pushed, 2)
+            assert sandbox.inventory[item] == 2
+            await page.goto(f"{base}/channels/stock")
+            assert ch["name"] in await page.inner_text("main")
+            await page.screenshot(path=str(shots / "stock-05-overview.png"), full_page=True)
             assert errors == []
             await context.close()
-    assert await db.fetchval("SELECT last_pushed_qty FROM listing_stock_push WHERE listing_id = $1", listing["id"]) == 3
+    assert await db.fetchval("SELECT last_pushed_qty FROM listing_stock_push WHERE listing_id = $1", listing["id"]) == 2
