@@ -218,6 +218,7 @@ async def create_rule(actor: Actor, data: dict) -> dict:
     clean = await _clean(actor, data)
     mid = policy.tenant(actor)
     async with db.transaction():
+        await _serialize(mid)
         rule_id = await db.fetchval(
             """INSERT INTO stock_alert_rule (merchant_id, name, sku_id, category, warehouse_id, kind, threshold,
                                              cover_days, demand_days, recipients, active, created_by_id)
@@ -235,6 +236,7 @@ async def update_rule(actor: Actor, rule_id: int, data: dict) -> dict:
     resolve and new crossings open."""
     policy.authorize(actor, "inventory.manage")
     async with db.transaction():
+        await _serialize(policy.tenant(actor))
         current = await _rule(actor, rule_id, lock=True)
         clean = await _clean(actor, data, current)
         await db.execute(
@@ -260,6 +262,7 @@ async def delete_rule(actor: Actor, rule_id: int) -> dict:
     """Delete a rule; its unresolved alerts resolve (the alert history stays, with the rule's name)."""
     policy.authorize(actor, "inventory.manage")
     async with db.transaction():
+        await _serialize(policy.tenant(actor))
         current = await _rule(actor, rule_id, lock=True)
         await _resolve_rule(current["id"])
         await db.execute("DELETE FROM stock_alert_rule WHERE id = $1", current["id"])
@@ -322,13 +325,20 @@ RETURNING id
 """
 
 
+async def _serialize(merchant_id: int) -> None:
+    """Evaluations and every other write of a merchant's alerts take turns (per-merchant advisory
+    lock, taken first in the transaction): no two evaluations decide on the same snapshot, and a rule
+    change or an acknowledgement never locks alert rows in an order that deadlocks with one."""
+    await db.execute("SELECT pg_advisory_xact_lock(hashtextextended('stock-alerts:eval:' || $1::bigint, 0))",
+                     merchant_id)
+
+
 async def evaluate(merchant_id: int, *, rule_ids: list[int] | None = None, recent: bool = False) -> dict:
     """Open and resolve this merchant's alerts (all rules, or `rule_ids`; with `recent`, only SKUs
     whose stock changed in the last minutes). Returns {"opened": [ids], "resolved": n}. Each opened
     alert emits one `alerts.notify` job (outbox, in this transaction)."""
     async with db.transaction():
-        await db.execute("SELECT pg_advisory_xact_lock(hashtextextended('stock-alerts:eval:' || $1::bigint, 0))",
-                         merchant_id)
+        await _serialize(merchant_id)
         rows = [dict(r) for r in await db.fetch(_EVALUATE, merchant_id, rule_ids, recent, RECENT)]
         opening = [r for r in rows if r["alerting"] and r["alert_id"] is None]
         closing = [r for r in rows if not r["alerting"] and r["alert_id"] is not None]
@@ -425,6 +435,7 @@ async def acknowledge(actor: Actor, alert_ids: list[int]) -> list[dict]:
         raise ValidationError("select at least one alert", code="required", field="ids")
     mid = policy.tenant(actor)
     async with db.transaction():
+        await _serialize(mid)
         found = {r["id"] for r in await db.fetch(
             "SELECT id FROM stock_alert WHERE merchant_id = $1 AND id = ANY($2::bigint[]) ORDER BY id FOR UPDATE",
             mid, ids)}

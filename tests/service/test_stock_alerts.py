@@ -389,3 +389,18 @@ async def test_a_storm_of_orders_with_rules_active_marks_once_and_alerts_once(me
     job = await db.fetchval("SELECT id FROM outbox WHERE job_name = 'alerts.evaluate'")
     await outbox.run(job, alert_jobs.evaluate)
     assert sorted(await alert_rows(merchant["id"])) == [("CUP", None, "open", 0), ("OOLONG", "SZ", "open", 0)]
+
+
+async def test_rule_changes_acknowledgements_and_evaluations_at_once_never_deadlock(merchant, users):
+    actor = await world(merchant)
+    keeper = await users.make("warehouse", merchant)
+    rule = await alerts.create_rule(actor, {"category": "tea", "kind": "threshold", "threshold": 100})
+    ids = [a["id"] for a in (await alerts.list_alerts(actor)).items]
+    calls = []
+    for n in range(4):
+        calls += [alerts.evaluate(merchant["id"]), alerts.acknowledge(keeper["actor"], ids),
+                  alerts.update_rule(actor, rule["id"], {"threshold": 100 + n}),
+                  alerts.update_rule(actor, rule["id"], {"warehouse": "SZ" if n % 2 else ""})]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    assert await db.fetchval("SELECT count(*) FROM stock_alert WHERE status <> 'resolved'") == 2
