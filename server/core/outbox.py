@@ -78,6 +78,27 @@ async def redeliver_stale() -> int:
 
 Handler = Callable[[dict], Awaitable[Any]]
 
+# Relay steps: run by every relay pass before pending rows are enqueued, e.g. to turn a domain's own
+# durable queue (the webhook inbox) into outbox rows. A step must be idempotent and write only to
+# PostgreSQL (it runs when Redis is down too); one step failing never stops the relay.
+RELAY_STEPS: list[Callable[[], Awaitable[Any]]] = []
+
+
+def add_relay_step(step: Callable[[], Awaitable[Any]]) -> None:
+    if step not in RELAY_STEPS:
+        RELAY_STEPS.append(step)
+
+
+async def run_relay_steps() -> None:
+    for step in RELAY_STEPS:
+        try:
+            await step()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("outbox relay step failed, will retry", extra={"step": getattr(step, "__qualname__", ""),
+                                                                       "error": str(exc)})
+
 
 async def run(outbox_id: int, handler: Handler, *, transactional: bool = True) -> Any:
     """Run one outbox row's job at most once in effect.
@@ -148,6 +169,7 @@ class Relay:
         backoff = self.poll_seconds
         while True:
             try:
+                await run_relay_steps()
                 while await relay_once(self.redis) > 0:
                     pass
                 backoff = self.poll_seconds
