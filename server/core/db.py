@@ -5,8 +5,10 @@ Piccolo keeps the current transaction in a context variable, so raw asyncpg call
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +16,8 @@ import asyncpg
 from piccolo.engine.postgres import PostgresEngine
 
 from server.settings import get_settings
+
+log = logging.getLogger("oms.db")
 
 
 def database_url() -> str:
@@ -41,9 +45,24 @@ async def start_pool() -> None:
                                        command_timeout=60)
 
 
-async def close_pool() -> None:
-    if DB.pool is not None:
-        await DB.close_connection_pool()
+async def close_pool(timeout: float = 15.0) -> bool:
+    """Close the pool, waiting up to `timeout` s for borrowed connections to come back; then
+    terminate (a shutdown must never hang on a task that forgot to release its connection).
+    Returns False when connections had to be terminated."""
+    pool = DB.pool
+    if pool is None:
+        return True
+    try:
+        await asyncio.wait_for(pool.close(), timeout)
+        graceful = True
+    except TimeoutError:
+        busy = pool.get_size() - pool.get_idle_size()
+        log.warning("closing the database pool: %d connection(s) still borrowed after %.0f s; terminated",
+                    busy, timeout)
+        pool.terminate()
+        graceful = False
+    DB.pool = None
+    return graceful
 
 
 def transaction():

@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -32,7 +33,8 @@ async def migrated(services):
     await db.start_pool()
     await migrate.migrate()
     yield
-    await db.close_pool()
+    if not await db.close_pool(timeout=10):
+        warnings.warn("a test left database connections borrowed at the end of the session", stacklevel=1)
 
 
 async def truncate_all() -> None:
