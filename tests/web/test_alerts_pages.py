@@ -190,3 +190,16 @@ async def test_pages_in_chinese(client, shop):
     assert "库存预警" in page and "全部仓库" in page
     rules = text_of((await client.get("/alerts/rules")).text)
     assert "预警规则" in rules
+
+
+async def test_dashboard_badge_counts_open_alerts(client, shop, merchant, other_merchant):
+    await sign_in(client, shop["admin"])
+    page = await client.get("/")
+    assert page.status_code == 200 and "No open stock alerts" in text_of(page.text)
+    await alerts.create_rule(shop["actor"], {"category": "tea", "kind": "threshold", "threshold": 100})
+    theirs = await world(other_merchant)
+    await alerts.create_rule(theirs, {"sku": "CUP", "kind": "threshold", "threshold": 100})
+    page = await client.get("/")
+    assert "2 open stock alerts" in text_of(page.text) and 'href="/alerts?status=open"' in page.text
+    await alerts.acknowledge(shop["actor"], [(await alerts.list_alerts(shop["actor"])).items[0]["id"]])
+    assert "1 open stock alert" in text_of((await client.get("/")).text)

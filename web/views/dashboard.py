@@ -12,6 +12,7 @@ from server.auth import service as auth_service
 from server.channels import service as channels
 from server.channels.connectors import registry
 from server.core import clock
+from server.inventory import alerts as stock_alerts
 from server.orders import queries
 from web import nav
 from web.access import require
@@ -86,7 +87,7 @@ async def dashboard(request: Request) -> Response:
         return await render(request, "dashboard/_panels.html", context)
     shortcuts = [item for item in nav.visible(actor) if item.key != "dashboard"]
     context.update({"nav_key": "dashboard", "user": user, "shortcuts": shortcuts,
-                    "permissions": sorted(actor.permissions)})
+                    "permissions": sorted(actor.permissions), "alerts_open": await stock_alerts.open_count(actor)})
     return await render(request, "dashboard/index.html", context)
 
 
