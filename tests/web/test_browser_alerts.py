@@ -9,7 +9,6 @@ from server.app import create_app
 from server.core import db
 from tests.service.test_stock_alerts import world
 from tests.support.live_server import live_server
-from tests.web.test_browser import browser, chromium_path, shots  # noqa: F401 - shared fixtures
 
 pytestmark = pytest.mark.browser
 

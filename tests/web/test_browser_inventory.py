@@ -10,7 +10,6 @@ from server.core import db
 from server.core.actor import system
 from server.inventory import service as inventory
 from tests.support.live_server import live_server
-from tests.web.test_browser import browser, chromium_path, shots  # noqa: F401 - shared fixtures
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,6 @@ from server.core import db
 from server.orders import ingest
 from tests.support.live_server import live_server
 from tests.support.orders import fetched, later, line, order
-from tests.web.test_browser import browser, chromium_path, shots  # noqa: F401 - the shared fixtures
 from tests.web.test_orders_list import seed
 
 pytestmark = pytest.mark.browser

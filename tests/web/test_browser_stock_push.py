@@ -14,7 +14,6 @@ from server.inventory import channel_stock as cs
 from server.inventory import service as inventory
 from tests.api.test_stock_push import platform_shop, running_worker
 from tests.support.live_server import live_server
-from tests.web.test_browser import browser, chromium_path, shots  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,6 @@ from server.core.actor import system
 from server.inventory import service as inventory
 from server.orders.service import LineInput, OrderInput, ReceiverInput, create_order
 from tests.support.live_server import live_server
-from tests.web.test_browser import browser, chromium_path, shots  # noqa: F401 - shared fixtures
 
 pytestmark = pytest.mark.browser
 

@@ -16,7 +16,6 @@ from server.core import db
 from server.core.actor import system
 from server.settings import get_settings
 from tests.web.conftest import form, hx, sign_in, text_of
-from tests.web.test_browser import browser, chromium_path, shots  # noqa: F401 - fixtures for the browser test
 
 
 async def shop(users, role: str = "customer_service"):
