@@ -57,6 +57,7 @@ async def seed() -> dict:
             await catalog.create_sku(actor, {"code": sku.code, "name": sku.title_zh, "list_price": sku.price_cny,
                                              "weight_g": sku.weight_g, "category": "茶" if sku.code.startswith("TEA")
                                              else "茶具", "cost": str(round(float(sku.price_cny) * 0.45, 2))})
+    await _seed_stock(actor, merchant["id"], DEMO_SKUS)
     if get_settings().sandbox:
         base = get_settings().base_url
         for platform in SANDBOX_PATHS:
@@ -69,6 +70,32 @@ async def seed() -> dict:
                 await channels.create_channel(actor, platform="website" if "Website" in name else "pos", name=name)
     return {"merchant": DEMO_SLUG, "merchant_id": merchant["id"], "admin_email": ADMIN_EMAIL,
             "admin_password": password}
+
+
+DEMO_WAREHOUSES = [
+    {"code": "SH-01", "name": "上海嘉定仓 Shanghai", "priority": 10,
+     "address": {"country_code": "CN", "province": "上海市", "city": "上海市", "district": "嘉定区",
+                 "address": "马陆镇宝安公路 2888 号", "postcode": "201801"}},
+    {"code": "GZ-01", "name": "广州白云仓 Guangzhou", "priority": 5,
+     "address": {"country_code": "CN", "province": "广东省", "city": "广州市", "district": "白云区",
+                 "address": "太和镇永兴村物流园 8 栋", "postcode": "510540"}},
+]
+
+
+async def _seed_stock(actor, merchant_id: int, skus) -> None:
+    """Two warehouses with opening stock and a low-stock rule, so orders reserve, pushes reach the
+    sandboxes and alerts fire from the first minute. Only on a merchant with no warehouse yet."""
+    from server.inventory import alerts, stock, warehouses  # noqa: PLC0415
+
+    if await db.fetchval("SELECT 1 FROM warehouse WHERE merchant_id = $1", merchant_id):
+        return
+    for wh in DEMO_WAREHOUSES:
+        await warehouses.create_warehouse(actor, wh)
+    for i, sku in enumerate(skus):
+        for wh, qty in (("SH-01", 40 + 15 * (i % 4)), ("GZ-01", 8 + 6 * (i % 3))):
+            await stock.receive(actor, wh, sku.code, qty, reference="opening stock")
+    await alerts.create_rule(actor, {"name": "茶叶低库存 Tea running low", "kind": "threshold", "category": "茶",
+                                     "threshold": 10})
 
 
 async def after_start(merchant_id: int) -> None:
