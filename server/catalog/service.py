@@ -206,9 +206,7 @@ async def match_listing(actor: Actor, listing_id: int, sku_ref: str | int) -> di
         if row is None:
             raise NotFound("listing not found", field="listing")
         await audit.record(actor, "listing.match", "channel_listing", listing_id, after={"sku": sku["code"]})
-        from server.orders import holds  # noqa: PLC0415 - orders depend on catalog, not back at import
-
-        await holds.release_unmatched(actor, [dict(row)])
+        await _matched(actor, [dict(row)])
     return dict(row)
 
 
@@ -221,9 +219,17 @@ async def _match_waiting_listings(actor: Actor, skus: list[dict]) -> None:
              AND s.code = ANY($2::text[]) AND l.platform_sku_code = s.code RETURNING l.*""",
         policy.tenant(actor), list(codes))
     if rows:
-        from server.orders import holds  # noqa: PLC0415
+        await _matched(actor, [dict(r) for r in rows])
 
-        await holds.release_unmatched(actor, [dict(r) for r in rows])
+
+async def _matched(actor: Actor, listings: list[dict]) -> None:
+    """A listing now maps to a SKU: orders waiting on it are released and its stock is pushed."""
+    # orders and inventory depend on catalog, not back at import time
+    from server.inventory import channel_stock  # noqa: PLC0415
+    from server.orders import holds  # noqa: PLC0415
+
+    await holds.release_unmatched(actor, listings)
+    await channel_stock.mark_matched(policy.tenant(actor), listings)
 
 
 async def list_listings(actor: Actor, *, channel_id: int | None = None, unmatched: bool | None = None,

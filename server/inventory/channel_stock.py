@@ -235,6 +235,24 @@ async def mark_listings(merchant_id: int, channel_id: int, listing_ids: list[int
     return int(count or 0)
 
 
+async def mark_merchant(merchant_id: int) -> int:
+    """Mark every matched listing of the merchant: what feeds the channels changed (a warehouse
+    activated, deactivated or serving other channels) without any stock movement."""
+    total = 0
+    for ch in await db.fetch("SELECT id FROM channel WHERE merchant_id = $1 ORDER BY id", merchant_id):
+        total += await mark_listings(merchant_id, ch["id"])
+    return total
+
+
+async def mark_matched(merchant_id: int, listings: Iterable[Mapping[str, Any]]) -> None:
+    """Listings just matched to a SKU (by hand or by code) now have something to sell: push them."""
+    by_channel: dict[int, list[int]] = {}
+    for row in listings:
+        by_channel.setdefault(int(row["channel_id"]), []).append(int(row["id"]))
+    for channel_id, ids in sorted(by_channel.items()):
+        await mark_listings(merchant_id, channel_id, ids)
+
+
 async def schedule(merchant_id: int, channel_id: int, *, delay: float = DEBOUNCE_SECONDS) -> None:
     """Emit the channel's push job unless one is already waiting that runs soon enough (within
     `delay`, or the debounce window)."""

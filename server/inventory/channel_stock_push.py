@@ -170,37 +170,10 @@ async def _schedule_retry(ch: Any) -> None:
         await channel_stock.schedule(ch["merchant_id"], ch["id"], delay=max(0.0, float(wait)) + 0.05)
 
 
-RESYNC_ACTIONS = ("warehouse.create", "warehouse.update")   # which warehouses feed a channel may change
-
-
-async def _changes_outside_the_ledger(recent: float) -> None:
-    """What changes sellable quantities without a stock movement: a warehouse activated, deactivated
-    or serving other channels (every listing of the merchant), a listing matched by hand (that
-    listing). Found in the audit trail of the last seconds (the sweep runs every 5 s; a change seen
-    twice is pushed twice, with the same value)."""
-    merchants = await db.fetch(
-        """SELECT m.id FROM merchant m WHERE EXISTS (
-               SELECT 1 FROM audit_entry a WHERE a.merchant_id = m.id AND a.action = ANY($1::text[])
-                 AND a.at > now() - make_interval(secs => $2))""", list(RESYNC_ACTIONS), recent)
-    listings = await db.fetch(
-        """SELECT l.merchant_id, l.channel_id, l.id FROM merchant m
-           JOIN audit_entry a ON a.merchant_id = m.id AND a.action = 'listing.match'
-                              AND a.at > now() - make_interval(secs => $1)
-           JOIN channel_listing l ON l.merchant_id = m.id AND l.id::text = a.object_id""", recent)
-    for m in merchants:
-        for ch in await db.fetch("SELECT id FROM channel WHERE merchant_id = $1", m["id"]):
-            async with db.transaction():
-                await channel_stock.mark_listings(m["id"], ch["id"])
-    for r in listings:
-        async with db.transaction():
-            await channel_stock.mark_listings(r["merchant_id"], r["channel_id"], [r["id"]])
-
-
-async def sweep(recent: float = 10.0) -> int:
-    """Mark listings whose sellable changed outside the ledger; schedule a push for channels with
-    marks older than a second, or retries due, and no job waiting. Returns how many channels were
-    scheduled."""
-    await _changes_outside_the_ledger(float(recent))
+async def sweep() -> int:
+    """The safety net: schedule a push for channels with marks older than a second, or retries due,
+    and no job waiting (changes outside the ledger — warehouses, matches — mark their listings in
+    their own transaction). Returns how many channels were scheduled."""
     rows = await db.fetch(
         """SELECT DISTINCT merchant_id, channel_id FROM (
                SELECT merchant_id, channel_id FROM stock_push_mark WHERE at < now() - interval '1 second'

@@ -9,6 +9,7 @@ from server.core import db
 from server.core.actor import Actor
 from server.core.errors import Conflict, ErrorList, NotFound, ValidationError
 from server.customers import normalize
+from server.inventory import channel_stock
 
 ADDRESS_FIELDS = ("country_code", "province", "city", "district", "address", "postcode")
 AUDITED = ("code", "name", "priority", "active", "serves_all_channels", *ADDRESS_FIELDS, "region_code")
@@ -130,8 +131,10 @@ async def update_warehouse(actor: Actor, ref: str | int, data: dict[str, Any]) -
             b["channel_ids"], a["channel_ids"] = before["channel_ids"], channel_ids
         if a:
             await audit.record(actor, "warehouse.update", "warehouse", before["id"], before=b, after=a)
-        if {"active", "serves_all_channels", "channel_ids"} & set(a) and row["active"]:
-            await _stock_became_reachable(actor, before["id"])
+        if {"active", "serves_all_channels", "channel_ids"} & set(a):
+            await channel_stock.mark_merchant(policy.tenant(actor))   # channels' sellable changed
+            if row["active"]:
+                await _stock_became_reachable(actor, before["id"])
     return (await _with_channels([row]))[0]
 
 

@@ -299,23 +299,35 @@ async def test_sweep_schedules_marks_that_missed_their_job(merchant):
     assert await db.fetchval(waiting, cs.PUSH_JOB, str(ch["id"])) == 1
 
 
-async def test_sweep_pushes_again_when_a_warehouse_stops_feeding_the_channel(merchant):
+async def test_a_warehouse_that_stops_feeding_the_channel_marks_the_listings(merchant):
     """A warehouse deactivated (or serving other channels) changes sellable without any stock
-    movement: the sweep finds it in the audit trail and marks the merchant's listings."""
-    import asyncio
-
-    from server.inventory import channel_stock_push
-
+    movement: the change marks the merchant's listings in its own transaction."""
     actor, ch, _, listings = await shop(merchant)
     await inventory.receive(actor, "SZ", "TEA", 6)
     await inventory.receive(actor, "HZ", "TEA", 4)
     assert (await page_by_code(actor, ch))["TEA"]["sellable"] == 10
-    await asyncio.sleep(1.2)                      # the warehouses' creation is now older than `recent`
     await db.execute("DELETE FROM stock_push_mark")
-    await channel_stock_push.sweep(recent=1.0)
+    await inventory.update_warehouse(actor, "HZ", {"priority": 3})         # feeds the same channels
     assert await db.fetchval("SELECT count(*) FROM stock_push_mark") == 0
     await inventory.update_warehouse(actor, "HZ", {"active": False})      # no stock movement
-    await channel_stock_push.sweep(recent=1.0)
     marked = {r["listing_id"] for r in await db.fetch("SELECT listing_id FROM stock_push_mark")}
     assert marked == {listings["TEA"], listings["GIFT"]}
     assert (await page_by_code(actor, ch))["TEA"]["sellable"] == 6
+
+
+async def test_a_listing_matched_by_hand_or_by_code_is_marked_for_a_push(merchant):
+    actor, ch, _, _listings = await shop(merchant)
+    await inventory.receive(actor, "SZ", "TEA", 5)
+    unmatched = await db.fetchrow(
+        """INSERT INTO channel_listing (merchant_id, channel_id, platform_product_id, platform_sku_id,
+                                        platform_sku_code, title)
+           VALUES ($1, $2, 'p-new', 's-new', 'NEWTEA', 'New tea') RETURNING id""", merchant["id"], ch["id"])
+    by_hand = await db.fetchrow(
+        """INSERT INTO channel_listing (merchant_id, channel_id, platform_product_id, platform_sku_id,
+                                        platform_sku_code, title)
+           VALUES ($1, $2, 'p-hand', 's-hand', 'HAND-1', 'Tea by hand') RETURNING id""", merchant["id"], ch["id"])
+    await db.execute("DELETE FROM stock_push_mark")
+    await catalog.create_sku(actor, {"code": "NEWTEA", "name": "New tea", "list_price": "10.00"})   # auto-match
+    await catalog.match_listing(actor, by_hand["id"], "TEA")
+    marked = {r["listing_id"] for r in await db.fetch("SELECT listing_id FROM stock_push_mark")}
+    assert marked == {unmatched["id"], by_hand["id"]}
