@@ -7,6 +7,7 @@ from server.channels import service as channels
 from server.core import db
 from server.core.actor import system
 from server.orders import ingest
+from tests.support.graphql import gql
 from tests.support.orders import fetched, line, order
 
 SKU_FIELDS = """id productId code name barcode spec category weightG currency isKit active createdAt updatedAt
@@ -24,12 +25,6 @@ LISTINGS = """query($filter: ListingFilterInput) {
 LISTING_MATCH = """mutation($id: ID!, $sku: String!) {
   listingMatch(id: $id, sku: $sku) { listing { id sku skuId matchMethod waitingOrders } errors { code field } } }"""
 
-
-async def gql(client, query: str, key: str, variables: dict | None = None) -> dict:
-    r = await client.post("/graphql", json={"query": query, "variables": variables or {}},
-                          headers={"Authorization": f"Bearer {key}"})
-    assert r.status_code == 200, r.text
-    return r.json()
 
 
 async def test_sku_create_update_and_find(client, merchant, api_key):

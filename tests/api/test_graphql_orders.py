@@ -11,6 +11,7 @@ from server.core import db
 from server.core.actor import system
 from server.orders import service as orders
 from server.orders.service import LineInput, OrderInput, ReceiverInput
+from tests.support.graphql import gql
 
 ORDER_FIELDS = """
   id orderNumber externalId channel { id platform name } status paymentStatus platformStatus holdReasons tags
@@ -33,12 +34,6 @@ ORDERS = """query($filter: OrderFilterInput, $first: Int, $after: String) {
                           receiver { phone address } lines { sku quantity } } } } }"""
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
-
-async def gql(client, query: str, key: str, variables: dict | None = None) -> dict:
-    r = await client.post("/graphql", json={"query": query, "variables": variables or {}},
-                          headers={"Authorization": f"Bearer {key}"})
-    assert r.status_code == 200, r.text
-    return r.json()
 
 
 async def world(merchant) -> dict:

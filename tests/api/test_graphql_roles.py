@@ -7,15 +7,10 @@ import pytest
 
 from server.auth.roles import ROLES, permissions_for
 from server.core import db
+from tests.support.graphql import gql
 
 ALL_ROLES = ["admin", "operations", "customer_service", "warehouse", "finance", "partner_readonly"]
 
-
-async def gql(client, query: str, key: str, variables: dict | None = None) -> dict:
-    r = await client.post("/graphql", json={"query": query, "variables": variables or {}},
-                          headers={"Authorization": f"Bearer {key}"})
-    assert r.status_code == 200, r.text
-    return r.json()
 
 
 def test_every_built_in_role_is_covered():

@@ -2,13 +2,7 @@
 from __future__ import annotations
 
 from server.core import db
-
-
-async def gql(client, query: str, key: str, variables: dict | None = None) -> dict:
-    r = await client.post("/graphql", json={"query": query, "variables": variables or {}},
-                          headers={"Authorization": f"Bearer {key}"})
-    assert r.status_code == 200, r.text
-    return r.json()
+from tests.support.graphql import gql
 
 
 async def _two_tenants(users, api_key, merchant, other_merchant):

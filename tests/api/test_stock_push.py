@@ -26,6 +26,7 @@ from server.inventory import channel_stock as cs
 from server.inventory import channel_stock_push
 from server.inventory import service as inventory
 from tests.support.fixtures import wait_for
+from tests.support.graphql import gql
 from tests.support.live_server import live_server
 
 PLATFORMS = ["shopify", "woocommerce", "taobao", "jd", "pinduoduo", "douyin", "amazon"]
@@ -237,12 +238,6 @@ PUSHES = """query($c: String!, $filter: ListingStockPushFilter, $first: Int, $af
                    lastResult lastError attempts override { mode } } } } }"""
 RESYNC = """mutation($c: String!) { channelStockResync(channel: $c) { queued errors { code field message } } }"""
 
-
-async def gql(client, query, key, variables=None):
-    r = await client.post("/graphql", json={"query": query, "variables": variables or {}},
-                          headers={"Authorization": f"Bearer {key}"})
-    assert r.status_code == 200, r.text
-    return r.json()
 
 
 async def test_graphql_policy_pushes_resync_and_tenancy(client, merchant, other_merchant, api_key):
