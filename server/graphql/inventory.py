@@ -305,13 +305,16 @@ class TransferLineInput:
     quantity: int
 
 
-@strawberry.input
+@strawberry.input(description="A draft transfer. Send an `idempotencyKey` to make retries safe: the same key "
+                              "again returns the first transfer (`created: false`); the same key with other "
+                              "content is refused (`idempotency_conflict`).")
 class TransferCreateInput:
     from_warehouse: str
     to_warehouse: str
     lines: list[TransferLineInput]
     reference: str | None = None
     note: str | None = None
+    idempotency_key: str | None = None
 
 
 @strawberry.input
@@ -335,6 +338,14 @@ class StockLevelPayload:
     stock_level: StockLevel | None = None
     released_orders: list[strawberry.ID] = strawberry.field(
         default_factory=list, description="Orders waiting for this stock (out_of_stock) that it now reserves.")
+    errors: list[Error] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class TransferCreatePayload:
+    transfer: Transfer | None = None
+    created: bool | None = strawberry.field(default=None, description="false when the idempotency key "
+                                                                      "had already created this transfer.")
     errors: list[Error] = strawberry.field(default_factory=list)
 
 
@@ -479,13 +490,15 @@ class Mutation:
         return await _level(info, result)
 
     @strawberry.mutation(description="A draft transfer between two warehouses; nothing moves until "
-                                     "`transferShip`. Needs `inventory.manage`.")
-    @payload(TransferPayload)
-    async def transfer_create(self, info: Info, input: TransferCreateInput) -> TransferPayload:
-        return _transfer(await transfers.create_transfer(
+                                     "`transferShip`. Needs `inventory.manage`. Retrying with the same "
+                                     "`idempotencyKey` returns the first transfer with `created: false`.")
+    @payload(TransferCreatePayload)
+    async def transfer_create(self, info: Info, input: TransferCreateInput) -> TransferCreatePayload:
+        made = await transfers.create_transfer(
             get_actor(info), input.from_warehouse, input.to_warehouse,
             [{"sku": ln.sku, "quantity": ln.quantity} for ln in input.lines],
-            reference=input.reference or "", note=input.note or ""))
+            reference=input.reference or "", note=input.note or "", idempotency_key=input.idempotency_key)
+        return TransferCreatePayload(transfer=Transfer.from_row(made), created=made["created"])
 
     @strawberry.mutation(description="Ship a draft: the units leave the source (never units reserved for "
                                      "orders: `insufficient_stock`) and are incoming at the destination. "

@@ -1,4 +1,5 @@
-"""Piccolo view of the transfer tables (schema of record: migrations/oms_2026_12_02t01_…).
+"""Piccolo view of the transfer tables (schema of record: migrations/oms_2026_12_02t01_…; the
+idempotency key: migrations/oms_2026_12_02t06_…).
 
 Written by server.inventory.transfers only: the status through its transition table, the stock
 effects through the ledger.
@@ -17,6 +18,7 @@ class TransferOrder(Table, tablename="transfer_order"):
     note = Text(default="")
     suggested = Boolean(default=False)
     created_by = Text(default="")
+    idempotency_key = Text(default="")
     shipped_at = Timestamptz(null=True, default=None)
     received_at = Timestamptz(null=True, default=None)
     cancelled_at = Timestamptz(null=True, default=None)

@@ -31,7 +31,7 @@ from server.audit import service as audit
 from server.auth import policy
 from server.core import clock, db
 from server.core.actor import Actor
-from server.core.errors import DomainError, ErrorList, NotFound, ValidationError
+from server.core.errors import Conflict, DomainError, ErrorList, NotFound, ValidationError
 from server.inventory import ledger, reservations
 from server.inventory.reservations import InsufficientStock
 from server.inventory.transfer_queries import (  # noqa: F401 - the read side, re-exported
@@ -76,8 +76,14 @@ def _qty(value: Any, field: str) -> int:
 
 async def create_transfer(actor: Actor, from_warehouse: str | int, to_warehouse: str | int,
                           lines: list[dict], *, reference: str = "", note: str = "",
-                          suggested: bool = False) -> dict:
-    """A draft transfer. lines: [{sku (code or id), quantity}]; a SKU at most once. Nothing moves yet."""
+                          suggested: bool = False, idempotency_key: str | None = None) -> dict:
+    """A draft transfer. lines: [{sku (code or id), quantity}]; a SKU at most once. Nothing moves yet.
+
+    With an idempotency key (per merchant), retrying the same request returns the first transfer
+    with `created: False` and creates nothing, also when the retries race (an advisory lock on the
+    key, the unique index behind it); the same key with different warehouses, lines, reference or
+    note is refused with `idempotency_conflict`. Without a key every call creates (`created: True`).
+    """
     policy.authorize(actor, "inventory.manage")
     from server.inventory.stock import _stockable  # noqa: PLC0415 - stock imports reservations, not us
 
@@ -129,12 +135,23 @@ async def create_transfer(actor: Actor, from_warehouse: str | int, to_warehouse:
         raise errors[0] if len(errors) == 1 else ErrorList(errors)
     assert src is not None and dst is not None
     mid = policy.tenant(actor)
+    key = (idempotency_key or "").strip()
+    if len(key) > 200:
+        raise ValidationError("idempotencyKey must be at most 200 characters", code="invalid", field="idempotencyKey")
+    reference, note = (reference or "").strip()[:200], (note or "").strip()[:2000]
     async with db.transaction():
+        if key:
+            await db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"transfer-idem:{mid}:{key}")
+            first = await db.fetchrow("SELECT * FROM transfer_order WHERE merchant_id = $1 AND idempotency_key = $2",
+                                      mid, key)
+            if first is not None:
+                _same_request(dict(first), await _lines(first["id"]), src, dst, clean, reference, note, key)
+                return await get_transfer(actor, first["id"]) | {"created": False}
         row = await db.fetchrow(
             """INSERT INTO transfer_order (merchant_id, from_warehouse_id, to_warehouse_id, reference, note, suggested,
-                                           created_by) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *""",
-            mid, src["id"], dst["id"], (reference or "").strip()[:200], (note or "").strip()[:2000], suggested,
-            actor.label)
+                                           created_by, idempotency_key)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *""",
+            mid, src["id"], dst["id"], reference, note, suggested, actor.label, key)
         await db.execute(
             """INSERT INTO transfer_line (merchant_id, transfer_id, line_no, sku_id, quantity)
                SELECT $1, $2, n, s, q FROM unnest($3::int[], $4::bigint[], $5::int[]) AS u(n, s, q)""",
@@ -143,7 +160,23 @@ async def create_transfer(actor: Actor, from_warehouse: str | int, to_warehouse:
         await _event(actor, dict(row), "created", "suggested transfer created" if suggested else "draft created",
                      data, "", T.DRAFT)
         await audit.record(actor, "transfer.create", "transfer", row["id"], after={"status": T.DRAFT.value, **data})
-    return await get_transfer(actor, row["id"])
+    return await get_transfer(actor, row["id"]) | {"created": True}
+
+
+def _same_request(first: dict, first_lines: list[dict], src: dict, dst: dict, clean: list[tuple[dict, int]],
+                  reference: str, note: str, key: str) -> None:
+    """The transfer an idempotency key already made must be what this call asks for, or the call is refused."""
+    asked = {"from": src["id"], "to": dst["id"], "lines": [(s["id"], q) for s, q in clean],
+             "reference": reference, "note": note}
+    made = {"from": first["from_warehouse_id"], "to": first["to_warehouse_id"],
+            "lines": [(ln["sku_id"], ln["quantity"]) for ln in first_lines],
+            "reference": first["reference"], "note": first["note"]}
+    differs = [k for k in asked if asked[k] != made[k]]
+    if differs:
+        raise Conflict(f"idempotency key {key!r} was already used for transfer {number(first['id'])} with different "
+                       f"{', '.join(differs)}; use a new key for a different transfer",
+                       code="idempotency_conflict", field="idempotencyKey",
+                       details={"transfer": number(first["id"]), "differs": differs})
 
 
 async def _locked(actor: Actor, transfer_id: int | str) -> dict:

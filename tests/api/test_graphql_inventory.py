@@ -3,6 +3,8 @@ adjustments with payload errors naming the SKU and warehouse, stock levels and t
 connections, transfers through their whole life with suggestions, roles, and tenant isolation."""
 from __future__ import annotations
 
+import asyncio
+
 from server.catalog import service as catalog
 from server.channels import service as channels
 from server.core import db
@@ -29,6 +31,8 @@ TRANSFER = """id number status fromWarehouse { code } toWarehouse { code } refer
   lines { sku { code } quantity shippedQuantity receivedQuantity returnedQuantity inTransit }
   events { kind fromStatus toStatus message }"""
 T_CREATE = f"""mutation($input: TransferCreateInput!) {{ transferCreate(input: $input) {{ transfer {{ {TRANSFER} }} {ERR} }} }}"""
+T_CREATE_KEYED = f"""mutation($input: TransferCreateInput!) {{
+  transferCreate(input: $input) {{ transfer {{ {TRANSFER} }} created {ERR} }} }}"""
 T_SHIP = f"""mutation($id: ID!) {{ transferShip(id: $id) {{ transfer {{ {TRANSFER} }} {ERR} }} }}"""
 T_RECEIVE = f"""mutation($id: ID!, $lines: [TransferLineInput!]) {{
   transferReceive(id: $id, lines: $lines) {{ transfer {{ {TRANSFER} }} releasedOrders {ERR} }} }}"""
@@ -220,3 +224,40 @@ async def test_roles_and_tenant_isolation(client, merchant, other_merchant, api_
     assert row["on_hand"] == 5
     assert await db.fetchval("SELECT status FROM transfer_order") == "draft"
     assert await db.fetchval("SELECT name FROM warehouse WHERE code = 'SZ'") == "SZ"
+
+
+async def test_transfer_create_with_an_idempotency_key(client, merchant, other_merchant, api_key):
+    """A partner retrying `transferCreate` with one `idempotencyKey` gets the first transfer back
+    (`created: false`) and nothing new; 20 such calls racing over HTTP make one transfer; the same key with
+    other lines is a payload error `idempotency_conflict` on `idempotencyKey`; keys are per merchant."""
+    await skus(merchant, "TEA", "CUP")
+    await skus(other_merchant, "TEA")
+    _, key = await api_key(merchant, "admin")
+    _, theirs = await api_key(other_merchant, "admin", name="them")
+    for k in (key, theirs):
+        for code in ("SZ", "HZ"):
+            await gql(client, WH_CREATE, k, {"input": {"code": code, "name": code}})
+    first_in = {"fromWarehouse": "SZ", "toWarehouse": "HZ", "reference": "ERP-7", "idempotencyKey": "erp-7",
+                "lines": [{"sku": "TEA", "quantity": 4}]}
+    first = (await gql(client, T_CREATE_KEYED, key, {"input": first_in}))["data"]["transferCreate"]
+    assert first["errors"] == [] and first["created"] is True
+    again = (await gql(client, T_CREATE_KEYED, key, {"input": first_in}))["data"]["transferCreate"]
+    assert again["errors"] == [] and again["created"] is False and again["transfer"] == first["transfer"]
+    assert await db.fetchval("SELECT count(*) FROM transfer_order") == 1
+
+    changed = {**first_in, "lines": [{"sku": "TEA", "quantity": 4}, {"sku": "CUP", "quantity": 1}]}
+    refused = (await gql(client, T_CREATE_KEYED, key, {"input": changed}))["data"]["transferCreate"]
+    assert refused["transfer"] is None and refused["created"] is None
+    assert [(e["code"], e["field"]) for e in refused["errors"]] == [("idempotency_conflict", "idempotencyKey")]
+    assert first["transfer"]["number"] in refused["errors"][0]["message"]
+    assert await db.fetchval("SELECT count(*) FROM transfer_order") == 1
+
+    race_in = {**first_in, "idempotencyKey": "race-1", "lines": [{"sku": "CUP", "quantity": 2}]}
+    bodies = await asyncio.gather(*(gql(client, T_CREATE_KEYED, key, {"input": race_in}) for _ in range(20)))
+    results = [b["data"]["transferCreate"] for b in bodies]
+    assert all(r["errors"] == [] for r in results), results
+    assert len({r["transfer"]["id"] for r in results}) == 1 and sum(r["created"] for r in results) == 1
+    assert await db.fetchval("SELECT count(*) FROM transfer_order WHERE idempotency_key = 'race-1'") == 1
+
+    other = (await gql(client, T_CREATE_KEYED, theirs, {"input": first_in}))["data"]["transferCreate"]
+    assert other["errors"] == [] and other["created"] is True and other["transfer"]["id"] != first["transfer"]["id"]

@@ -382,3 +382,56 @@ async def test_concurrent_receipts_cancels_and_orders_at_the_destination(merchan
     assert set(released) <= web_orders and {w["id"] for w in waiting} <= web_orders
     assert await inventory.release_backorders(actor) == []           # nothing fillable was left behind
     await assert_invariants(merchant["id"])
+
+
+async def test_idempotency_key_replays_races_and_conflicts(merchant, other_merchant):
+    """A partner's retry with the same key gets the first transfer back and creates nothing; 30 calls
+    racing with one key make one transfer (fewer did not catch a missing lock); the same key with other
+    content is refused naming the key; keys are per merchant; without a key every call creates."""
+    actor = await world(merchant)
+    lines = [{"sku": "TEA", "quantity": 6}, {"sku": "CUP", "quantity": 2}]
+    first = await transfers.create_transfer(actor, "SZ", "HZ", lines, reference="ERP-7", idempotency_key="erp-7")
+    assert first["created"] is True
+    again = await transfers.create_transfer(actor, "SZ", "HZ", [dict(ln) for ln in lines], reference="ERP-7",
+                                            idempotency_key=" erp-7 ")
+    assert again["created"] is False and again["id"] == first["id"] and again["units"] == 8
+    assert await db.fetchval("SELECT count(*) FROM transfer_order") == 1
+    assert await db.fetchval("SELECT count(*) FROM transfer_line") == 2
+    assert await db.fetchval("SELECT count(*) FROM transfer_event") == 1
+    assert await db.fetchval("SELECT idempotency_key FROM transfer_order") == "erp-7"
+
+    for kwargs, differs in (({"lines": [{"sku": "TEA", "quantity": 5}, {"sku": "CUP", "quantity": 2}]}, "lines"),
+                            ({"to": "BJ"}, "to"), ({"reference": "ERP-8"}, "reference"),
+                            ({"note": "rush"}, "note")):
+        if kwargs.get("to") == "BJ" and not await db.fetchval("SELECT 1 FROM warehouse WHERE code = 'BJ'"):
+            await inventory.create_warehouse(actor, {"code": "BJ", "name": "Beijing"})
+        with pytest.raises(DomainError) as err:
+            await transfers.create_transfer(actor, "SZ", kwargs.get("to", "HZ"), kwargs.get("lines", lines),
+                                            reference=kwargs.get("reference", "ERP-7"), note=kwargs.get("note", ""),
+                                            idempotency_key="erp-7")
+        assert (err.value.code, err.value.field) == ("idempotency_conflict", "idempotencyKey")
+        assert differs in err.value.message and first["number"] in err.value.message
+    assert await db.fetchval("SELECT count(*) FROM transfer_order") == 1
+
+    async def make(key):
+        try:
+            return await transfers.create_transfer(actor, "SZ", "HZ", [{"sku": "POT", "quantity": 1}],
+                                                   idempotency_key=key)
+        except DomainError as exc:
+            return exc.code
+
+    raced = await asyncio.gather(*(make("race-1") for _ in range(30)))
+    assert all(isinstance(r, dict) for r in raced), raced
+    assert len({r["id"] for r in raced}) == 1 and sum(r["created"] for r in raced) == 1
+    assert await db.fetchval("SELECT count(*) FROM transfer_order WHERE idempotency_key = 'race-1'") == 1
+    assert await db.fetchval("SELECT count(*) FROM transfer_line l JOIN transfer_order t ON t.id = l.transfer_id "
+                             "WHERE t.idempotency_key = 'race-1'") == 1
+
+    # the same key at another merchant is theirs; no key (the pages, suggestions) always creates
+    theirs = await world(other_merchant)
+    other = await transfers.create_transfer(theirs, "SZ", "HZ", lines, reference="ERP-7", idempotency_key="erp-7")
+    assert other["created"] is True and other["id"] != first["id"]
+    plain = [await transfers.create_transfer(actor, "SZ", "HZ", lines, reference="ERP-7") for _ in range(2)]
+    assert plain[0]["id"] != plain[1]["id"] and all(p["created"] for p in plain)
+    assert await db.fetchval("SELECT count(*) FROM transfer_order WHERE idempotency_key = ''") == 2
+    await assert_invariants(merchant["id"])
