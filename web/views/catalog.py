@@ -5,18 +5,14 @@ Thin: server/catalog/service.py and server/catalog/csv_io.py do the work and aut
 """
 from __future__ import annotations
 
-import base64
-import binascii
-
 from litestar import Request, Response, get, post
-from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery
 from litestar.response import Stream
 
 from server.catalog import csv_io
 from server.catalog import service as catalog
 from server.channels import service as channels
-from server.core.errors import DomainError, ErrorList, NotFound, ValidationError
+from server.core.errors import DomainError, ErrorList, NotFound
 from server.core.money import from_minor
 from server.inventory import queries as inventory_queries
 from web import nav
@@ -25,11 +21,11 @@ from web.messages import error_message
 from web.nav import N_
 from web.templating import flash, is_htmx, redirect, render
 from web.views._common import PAGE_SIZE, form_data, tristate
+from web.views._csv_import import MAX_IMPORT_BODY, preview_or_apply
 
 nav.register("catalog", N_("Catalog"), "/catalog", permission="catalog.view", icon="catalog", order=50,
              description=N_("Products, SKUs and how each platform's listings map to them"))
 
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
 SKU_FORM_FIELDS = ("code", "name", "barcode", "spec", "category", "weight_g", "cost", "list_price", "currency")
 # service error fields -> form inputs
 _FIELD_MAP = {"weightG": "weight_g", "cost_minor": "cost", "list_price_minor": "list_price"}
@@ -173,49 +169,14 @@ async def catalog_import(request: Request) -> Response:
     return await render(request, "catalog/import.html", {"nav_key": "catalog", "tab": "import", "mode": "all_or_nothing"})
 
 
-@post("/catalog/import", name="catalog_import_post", request_max_body_size=MAX_IMPORT_BYTES + 1024 * 1024)
+@post("/catalog/import", name="catalog_import_post", request_max_body_size=MAX_IMPORT_BODY)
 async def catalog_import_post(request: Request) -> Response:
     """step=preview: read the file and show what would happen, every bad row by line; step=apply:
     import it in the chosen mode (the previewed file travels back in a hidden field)."""
     actor = require(request, "catalog.manage")
-    form = await request.form()
-    _ = translator(request)
-    step = str(form.get("step", "preview"))
-    mode = str(form.get("mode", "all_or_nothing"))
-    context: dict = {"nav_key": "catalog", "tab": "import", "mode": mode}
-    upload = form.get("file")
-    data = b""
-    if isinstance(upload, UploadFile):
-        data = await upload.read()
-        context["filename"] = upload.filename
-    elif form.get("data_b64"):
-        try:
-            data = base64.b64decode(str(form.get("data_b64")), validate=True)
-        except (binascii.Error, ValueError):
-            data = b""
-        context["filename"] = str(form.get("filename", ""))
-    try:
-        if not data:
-            raise ValidationError(_("Choose a CSV file to import."), code="required", field="file")
-        if len(data) > MAX_IMPORT_BYTES:
-            raise ValidationError(_("The file is larger than 20 MB. Split it into smaller files."),
-                                  code="too_large", field="file")
-        if step == "apply":
-            context["result"] = await csv_io.apply_sku_import(actor, data, mode)
-        else:
-            context["preview"] = await csv_io.preview_sku_import(actor, data)
-            context["data_b64"] = base64.b64encode(data).decode()
-    except DomainError as exc:
-        if exc.status in (403, 404):
-            raise
-        context["errors"] = {"file": error_message(exc, request_language(request))}
-        line = (exc.details or {}).get("line")
-        if line:
-            context["errors"]["file"] = _("Line %(line)s: %(message)s") % {"line": line,
-                                                                             "message": context["errors"]["file"]}
-        status = 422
-    else:
-        status = 200
+    context: dict = {"nav_key": "catalog", "tab": "import"}
+    status = await preview_or_apply(request, context, lambda data: csv_io.preview_sku_import(actor, data),
+                                    lambda data, mode: csv_io.apply_sku_import(actor, data, mode))
     template = "catalog/_import_result.html" if is_htmx(request) else "catalog/import.html"
     return await render(request, template, context, status=status)
 

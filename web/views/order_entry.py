@@ -34,6 +34,7 @@ from web.access import request_language, require, translator
 from web.messages import error_message
 from web.nav import N_
 from web.templating import flash, is_htmx, redirect, render
+from web.views._csv_import import file_error
 from web.views.order_detail import sku_options
 
 # -- the staff order form -----------------------------------------------------------------------
@@ -264,15 +265,6 @@ async def order_import_template(request: Request) -> Response:
                     headers={"Content-Disposition": 'attachment; filename="orders-import-template.csv"'})
 
 
-def _file_error(request: Request, exc: DomainError) -> str:
-    message = error_message(exc, request_language(request))
-    line = (exc.details or {}).get("line") if isinstance(exc, ImportFileError) else None
-    if not line:
-        return message
-    _ = translator(request)
-    return _("Line %(line)s: %(message)s") % {"line": line, "message": message}
-
-
 @post("/orders/import", name="order_import_preview")
 async def order_import_preview(request: Request) -> Response:
     """Upload → keep the file → preview: counts, the first orders, every bad row by its line."""
@@ -291,7 +283,7 @@ async def order_import_preview(request: Request) -> Response:
     except DomainError as exc:
         if exc.status == 403:
             raise
-        context["errors"] = {"file": _file_error(request, exc)}
+        context["errors"] = {"file": file_error(request, exc, with_line=isinstance(exc, ImportFileError))}
         return await _import_page(request, context, "orders/import_upload.html", 422)
     token = uploads().save(actor, data, upload.filename, channel)
     context.update(preview=preview, report=preview, counts=preview.counts(), token=token, filename=upload.filename,
