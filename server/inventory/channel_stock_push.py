@@ -11,7 +11,7 @@ and resync) runs under a per-channel advisory lock in the job's transaction:
    after 1 s, 2 s, 4 s … at most 5 min) or failed (a permanent refusal such as an unknown item:
    visible, not retried until the stock or the policy changes again, never blocking the others).
 
-`sweep()` (cron, every few seconds) re-schedules channels whose marks or due retries have no job
+`sweep()` (a step of every worker's outbox relay loop, every 5 s) re-schedules channels whose marks or due retries have no job
 waiting — the safety net for a mark that committed just after its channel's job had read the marks.
 """
 from __future__ import annotations
