@@ -133,3 +133,27 @@ def error_message(exc: DomainError, lang: str, role: str | None = None) -> str:
     message = exc.message or t.gettext("Something went wrong.")
     return message[:1].upper() + message[1:]
 
+
+# Orders: statuses (with the badge tone each is shown in) and hold reasons; unknown codes are
+# shown as they are.
+ORDER_STATUS_LABELS = {
+    "pending_payment": N_("Pending payment"),
+    "awaiting_review": N_("Awaiting review"),
+    "ready": N_("Ready"),
+    "in_fulfillment": N_("In fulfilment"),
+    "partially_shipped": N_("Partially shipped"),
+    "shipped": N_("Shipped"),
+    "delivered": N_("Delivered"),
+    "completed": N_("Completed"),
+    "on_hold": N_("On hold"),
+    "cancelled": N_("Cancelled"),
+}
+ORDER_STATUS_TONES = {
+    "pending_payment": "neutral", "awaiting_review": "info", "ready": "info", "in_fulfillment": "info",
+    "partially_shipped": "warning", "shipped": "success", "delivered": "success", "completed": "success",
+    "on_hold": "warning", "cancelled": "danger",
+}
+ORDER_HOLD_LABELS = {
+    "unmatched_sku": N_("A line matches no SKU"),
+    "out_of_stock": N_("Out of stock"),
+}

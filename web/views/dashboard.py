@@ -17,22 +17,14 @@ from server.orders import queries
 from web import nav
 from web.access import require
 from web.formatting import utc_day_start, zone
+from web.messages import ORDER_STATUS_LABELS, ORDER_STATUS_TONES
 from web.nav import N_
 from web.templating import is_htmx, render
 
 nav.register("dashboard", N_("Dashboard"), "/", icon="home", order=0,
              description=N_("Your workspace at a glance"))
 
-WAITING_LABELS = {
-    "pending_payment": N_("Pending payment"),
-    "awaiting_review": N_("Awaiting review"),
-    "on_hold": N_("On hold"),
-    "ready": N_("Ready"),
-    "in_fulfillment": N_("In fulfilment"),
-    "partially_shipped": N_("Partially shipped"),
-}
-WAITING_TONES = {"pending_payment": "neutral", "awaiting_review": "info", "on_hold": "warning", "ready": "info",
-                 "in_fulfillment": "info", "partially_shipped": "warning"}
+
 
 
 def chart_rows(figures: list[dict], currency: str) -> dict:
@@ -66,7 +58,7 @@ async def _panels(actor, merchant_currency: str) -> dict:
     if policy.can(actor, "orders.view"):
         context["today"] = await _today(actor, merchant_currency)
         counts = await queries.status_counts(actor)
-        context["waiting"] = [{"status": s, "label": WAITING_LABELS[s], "tone": WAITING_TONES[s],
+        context["waiting"] = [{"status": s, "label": ORDER_STATUS_LABELS[s], "tone": ORDER_STATUS_TONES[s],
                                "count": counts.get(s, 0)} for s in analytics.WAITING_STATUSES]
     if policy.can(actor, "channels.view"):
         rows = await channels.list_channels(actor)
@@ -82,7 +74,7 @@ async def dashboard(request: Request) -> Response:
     user = await auth_service.current_user(actor)
     merchant = await auth_service.current_merchant(actor)
     currency = ((merchant or {}).get("currency") or "CNY").strip()
-    context = {"currency": currency, "waiting_labels": WAITING_LABELS, **await _panels(actor, currency)}
+    context = {"currency": currency, "waiting_labels": ORDER_STATUS_LABELS, **await _panels(actor, currency)}
     if is_htmx(request):  # the live panels refresh on their own
         return await render(request, "dashboard/_panels.html", context)
     shortcuts = [item for item in nav.visible(actor) if item.key != "dashboard"]

@@ -20,6 +20,9 @@ from server.orders import service as orders
 from server.orders.service import ReceiverInput
 from server.orders.status import OPEN, PAYABLE, TERMINAL
 from web.access import request_language, require, translator
+from web.messages import ORDER_HOLD_LABELS as HOLD_LABELS
+from web.messages import ORDER_STATUS_LABELS as STATUS_LABELS
+from web.messages import ORDER_STATUS_TONES as STATUS_TONES
 from web.messages import error_message
 from web.nav import N_
 from web.templating import flash, is_htmx, redirect, render
@@ -27,32 +30,11 @@ from web.views._common import form_data
 
 # Order statuses, payment statuses, hold reasons and timeline kinds, readable (unknown ones are
 # shown by their code).
-STATUS_LABELS = {
-    "pending_payment": N_("Pending payment"),
-    "awaiting_review": N_("Awaiting review"),
-    "ready": N_("Ready"),
-    "in_fulfillment": N_("In fulfilment"),
-    "partially_shipped": N_("Partially shipped"),
-    "shipped": N_("Shipped"),
-    "delivered": N_("Delivered"),
-    "completed": N_("Completed"),
-    "on_hold": N_("On hold"),
-    "cancelled": N_("Cancelled"),
-}
-STATUS_TONES = {
-    "pending_payment": "neutral", "awaiting_review": "info", "ready": "info", "in_fulfillment": "info",
-    "partially_shipped": "warning", "shipped": "success", "delivered": "success", "completed": "success",
-    "on_hold": "warning", "cancelled": "danger",
-}
 PAYMENT_LABELS = {
     "unpaid": N_("Unpaid"),
     "paid": N_("Paid"),
     "partially_refunded": N_("Partially refunded"),
     "refunded": N_("Refunded"),
-}
-HOLD_LABELS = {
-    "unmatched_sku": N_("A line matches no SKU"),
-    "out_of_stock": N_("Out of stock"),
 }
 EVENT_LABELS = {
     "created": N_("Order created"),

@@ -31,6 +31,9 @@ from server.orders.status import OrderStatus
 from web import nav
 from web.access import can, request_language, require, translator
 from web.formatting import utc_day_start
+from web.messages import ORDER_HOLD_LABELS as HOLD_LABELS
+from web.messages import ORDER_STATUS_LABELS as STATUS_LABELS
+from web.messages import ORDER_STATUS_TONES as STATUS_TONES
 from web.messages import error_message
 from web.nav import N_
 from web.templating import flash, is_htmx, redirect, render
@@ -46,30 +49,9 @@ FILTER_PARAMS = ("search", "status", "channel", "platform", "placed_from", "plac
                  "sku", "buyer", "amount_min", "amount_max", "tag", "hold_reason", "returning")
 MULTI_PARAMS = ("status", "channel", "platform")
 
-STATUS_LABELS = {
-    "pending_payment": N_("Pending payment"),
-    "awaiting_review": N_("Awaiting review"),
-    "ready": N_("Ready"),
-    "in_fulfillment": N_("In fulfilment"),
-    "partially_shipped": N_("Partially shipped"),
-    "shipped": N_("Shipped"),
-    "delivered": N_("Delivered"),
-    "completed": N_("Completed"),
-    "on_hold": N_("On hold"),
-    "cancelled": N_("Cancelled"),
-}
-STATUS_TONES = {
-    "pending_payment": "neutral", "awaiting_review": "info", "ready": "info", "in_fulfillment": "info",
-    "partially_shipped": "warning", "shipped": "success", "delivered": "success", "completed": "success",
-    "on_hold": "warning", "cancelled": "danger",
-}
 # The tabs, in the order work flows through them.
 TABS = ("pending_payment", "awaiting_review", "on_hold", "ready", "in_fulfillment", "partially_shipped",
         "shipped", "delivered", "completed", "cancelled")
-HOLD_LABELS = {
-    "unmatched_sku": N_("A line matches no SKU"),
-    "out_of_stock": N_("Out of stock"),
-}
 PLATFORM_LABELS = {
     "shopify": N_("Shopify"),
     "woocommerce": N_("WooCommerce"),
