@@ -16,7 +16,6 @@ from typing import Any
 from server.audit import service as audit
 from server.auth import policy
 from server.catalog import service as catalog
-from server.core import db
 from server.core.actor import Actor
 from server.core.csvimport import (
     Columns,
@@ -25,14 +24,14 @@ from server.core.csvimport import (
     ImportPreview,
     ImportResult,
     RowError,
+    apply_rows,
     check_mode,
-    chunks,
     file_digest,
     finish,
     parse_bool,
     read_table,
+    row_errors,
     safe_cell,
-    savepoint,
 )
 from server.core.errors import DomainError, ErrorList
 from server.core.money import from_minor
@@ -56,7 +55,6 @@ COLUMNS = Columns(aliases={
 # catalog.service error fields -> CSV columns
 _FIELDS = {"weightG": "weight_g", "cost_minor": "cost", "list_price_minor": "list_price", "product": "code"}
 
-WRITE_CHUNK = 50     # rows per transaction in good_rows mode: one savepoint each, under PostgreSQL's 64
                      # cached subtransactions
 _PLANNED = {"created": "create", "updated": "update"}
 
@@ -108,51 +106,17 @@ async def apply_sku_import(actor: Actor, data: bytes, mode: str = "all_or_nothin
     result = ImportResult(kind=preview.kind, rows=preview.rows, columns=preview.columns, items=preview.items,
                           warnings=preview.warnings, mode=mode)
     todo = [(item, payloads[n]) for n, item in enumerate(result.items) if item.action in ("create", "update")]
-    if mode == "all_or_nothing":
-        if not preview.ok:
-            return finish(result)
-        async with db.transaction():
-            try:
-                async with savepoint():     # undoes every row, also inside a caller's transaction
-                    await _write(actor, todo, stop_at_error=True)
-                    await _audit(actor, result, data)
-            except _Rollback:   # a row failed while writing (e.g. its code was created meanwhile)
-                for item, _ in todo:
-                    if item.action == "created":
-                        item.info.pop("id", None)
-                    item.action = "error" if item.errors else _PLANNED.get(item.action, item.action)
-                return finish(result)
-    else:
-        for part in chunks(todo, WRITE_CHUNK):
-            async with db.transaction():
-                await _write(actor, part, stop_at_error=False)
-        async with db.transaction():
-            await _audit(actor, result, data)
-    result.applied = True
-    return finish(result)
 
+    async def write_row(item: ImportItem, payload: dict[str, Any]) -> None:
+        item.info["id"] = (await _save(actor, item, payload))["id"]
 
-class _Rollback(Exception):
-    """Undo an all-or-nothing import after a row failed while writing."""
-
-
-async def _write(actor: Actor, todo: list[tuple[ImportItem, dict[str, Any]]], *, stop_at_error: bool) -> None:
-    """Each row through create_sku/update_sku. Good rows: each in a savepoint, so a failing row is
-    skipped; all or nothing: the first failing row undoes the lot (no savepoints needed)."""
-    for item, payload in todo:
-        try:
-            if stop_at_error:
-                sku = await _save(actor, item, payload)
-            else:
-                async with savepoint():
-                    sku = await _save(actor, item, payload)
-        except DomainError as exc:
-            item.errors += _row_errors(item.lines[0], exc)
-            item.action = "error"
-            if stop_at_error:
-                raise _Rollback from exc
-            continue
-        item.info["id"] = sku["id"]
+    await apply_rows(result, todo, write_row, lambda: _audit(actor, result, data), planned=_PLANNED,
+                     fields=_FIELDS)
+    if not result.applied:
+        for item, _ in todo:
+            if item.action == "create":
+                item.info.pop("id", None)     # rolled back: the SKU does not exist
+    return result
 
 
 async def _save(actor: Actor, item: ImportItem, payload: dict[str, Any]) -> dict:
@@ -218,8 +182,7 @@ async def _plan(actor: Actor, data: bytes) -> tuple[ImportPreview, list[dict[str
 
 
 def _row_errors(line: int, exc: DomainError) -> list[RowError]:
-    errors = exc.errors if isinstance(exc, ErrorList) and exc.errors else [exc]
-    return [RowError(line, _FIELDS.get(e.field or "", e.field or ""), e.code, e.message) for e in errors]
+    return row_errors(line, exc, _FIELDS)
 
 
 LISTING_EXPORT_COLUMNS = ["channel", "platform", "platform_product_id", "platform_sku_id", "platform_sku_code",

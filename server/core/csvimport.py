@@ -14,14 +14,14 @@ import hashlib
 import io
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from server.core import db
-from server.core.errors import ErrorList, ValidationError
+from server.core.errors import DomainError, ErrorList, ValidationError
 
 MODES = ("all_or_nothing", "good_rows")
 MAX_BYTES = 32 * 1024 * 1024
@@ -343,3 +343,67 @@ def file_digest(data: bytes) -> str:
 def chunks(items: list, size: int) -> Iterator[list]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
+
+
+# -- applying planned rows in the chosen mode ---------------------------------------------------
+
+WRITE_CHUNK = 50     # rows per transaction in good_rows mode: one savepoint each, under PostgreSQL's 64
+
+
+class _Rollback(Exception):
+    """Undo an all-or-nothing import after a row failed while writing (things moved since the plan)."""
+
+
+def row_errors(line: int, exc: DomainError, fields: Mapping[str, str] | None = None) -> list[RowError]:
+    """A service's refusal of one row as RowErrors on that row's line (API field names mapped to the
+    file's column names by `fields`)."""
+    errors = exc.errors if isinstance(exc, ErrorList) and exc.errors else [exc]
+    fields = fields or {}
+    return [RowError(line, fields.get(e.field or "", e.field or ""), e.code, e.message) for e in errors]
+
+
+async def apply_rows(result: ImportResult, todo: list[tuple[ImportItem, Any]],
+                     write_row: Callable[[ImportItem, Any], Awaitable[None]],
+                     summarize: Callable[[], Awaitable[None]], *, planned: Mapping[str, str],
+                     fields: Mapping[str, str] | None = None) -> ImportResult:
+    """Write the planned rows through `write_row` (a service call that sets the item's done action,
+    or raises DomainError) in `result.mode`:
+    - all_or_nothing: nothing when the plan has a bad row; else one transaction, and the first row
+      that fails while writing undoes the lot (the items go back to their `planned` actions);
+    - good_rows: WRITE_CHUNK rows per transaction, each in a savepoint, a failing row reported and
+      skipped.
+    `summarize` (the import's one audit entry) commits with the writes."""
+    async def write(part: list[tuple[ImportItem, Any]], *, stop_at_error: bool) -> None:
+        for item, payload in part:
+            try:
+                if stop_at_error:
+                    await write_row(item, payload)
+                else:
+                    async with savepoint():
+                        await write_row(item, payload)
+            except DomainError as exc:
+                item.errors += row_errors(item.lines[0], exc, fields)
+                item.action = "error"
+                if stop_at_error:
+                    raise _Rollback from exc
+
+    if result.mode == "all_or_nothing":
+        if not finish(result).ok:      # the plan already has a bad row
+            return result
+        async with db.transaction():
+            try:
+                async with savepoint():     # undoes every row, also inside a caller's transaction
+                    await write(todo, stop_at_error=True)
+                    await summarize()
+            except _Rollback:
+                for item, _ in todo:
+                    item.action = "error" if item.errors else planned.get(item.action, item.action)
+                return finish(result)
+    else:
+        for part in chunks(todo, WRITE_CHUNK):
+            async with db.transaction():
+                await write(part, stop_at_error=False)
+        async with db.transaction():
+            await summarize()
+    result.applied = True
+    return finish(result)

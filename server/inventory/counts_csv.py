@@ -29,15 +29,13 @@ from server.core.csvimport import (
     ImportPreview,
     ImportResult,
     RowError,
+    apply_rows,
     check_mode,
-    chunks,
     file_digest,
     finish,
     read_table,
     safe_cell,
-    savepoint,
 )
-from server.core.errors import DomainError, ErrorList
 from server.inventory import stock
 from server.inventory.warehouses import list_warehouses
 
@@ -50,7 +48,6 @@ COLUMNS = Columns(aliases={
 }, required=("warehouse", "sku", "counted_quantity"))
 EXPORT_COLUMNS = ["warehouse", "sku", "counted_quantity", "reason"]
 DEFAULT_REASON = "stocktake"
-WRITE_CHUNK = 50
 _DONE = {"update": "updated", "unchanged": "unchanged"}
 
 
@@ -70,49 +67,14 @@ async def apply_count_import(actor: Actor, data: bytes, mode: str = "all_or_noth
     result = ImportResult(kind=preview.kind, rows=preview.rows, columns=preview.columns, items=preview.items,
                           warnings=preview.warnings, mode=mode)
     todo = [(item, payloads[n]) for n, item in enumerate(result.items) if item.action in _DONE]
-    if mode == "all_or_nothing":
-        if not preview.ok:
-            return finish(result)
-        async with db.transaction():
-            try:
-                async with savepoint():
-                    await _write(actor, todo, stop_at_error=True)
-                    await _audit(actor, result, data)
-            except _Rollback:
-                for item, _ in todo:
-                    if item.action in _DONE.values():
-                        item.action = next(k for k, v in _DONE.items() if v == item.action)
-                return finish(result)
-    else:
-        for part in chunks(todo, WRITE_CHUNK):
-            async with db.transaction():
-                await _write(actor, part, stop_at_error=False)
-        async with db.transaction():
-            await _audit(actor, result, data)
-    result.applied = True
-    return finish(result)
 
-
-class _Rollback(Exception):
-    """Undo an all-or-nothing import after a row failed while writing (the stock moved meanwhile)."""
-
-
-async def _write(actor: Actor, todo: list[tuple[ImportItem, dict[str, Any]]], *, stop_at_error: bool) -> None:
-    for item, p in todo:
-        try:
-            if stop_at_error:
-                level = await _count(actor, p)
-            else:
-                async with savepoint():
-                    level = await _count(actor, p)
-        except DomainError as exc:
-            item.errors += _row_errors(item.lines[0], exc)
-            item.action = "error"
-            if stop_at_error:
-                raise _Rollback from exc
-            continue
+    async def write_row(item: ImportItem, p: dict[str, Any]) -> None:
+        level = await _count(actor, p)
         item.action = _DONE[item.action]
         item.info.update(delta=level["delta"], on_hand=level["on_hand"], released_orders=level["released_orders"])
+
+    return await apply_rows(result, todo, write_row, lambda: _audit(actor, result, data),
+                            planned={v: k for k, v in _DONE.items()}, fields=_FIELDS)
 
 
 async def _count(actor: Actor, p: dict[str, Any]) -> dict:
@@ -127,10 +89,7 @@ async def _audit(actor: Actor, result: ImportResult, data: bytes) -> None:
         "unchanged": counts.get("unchanged", 0), "failed": counts.get("error", 0)})
 
 
-def _row_errors(line: int, exc: DomainError) -> list[RowError]:
-    errors = exc.errors if isinstance(exc, ErrorList) and exc.errors else [exc]
-    fields = {"delta": "counted_quantity", "countedQuantity": "counted_quantity"}
-    return [RowError(line, fields.get(e.field or "", e.field or ""), e.code, e.message) for e in errors]
+_FIELDS = {"delta": "counted_quantity", "countedQuantity": "counted_quantity"}   # service field -> column
 
 
 async def _plan(actor: Actor, data: bytes) -> tuple[ImportPreview, list[dict[str, Any]]]:
